@@ -1,0 +1,171 @@
+# cowlab: one entry point. `make help` lists the targets.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+B        := build
+KERNELS  := $(shell awk '!/^\#/ && NF { print $$1 }' vm/kernels.conf)
+CACHE    := .cache
+
+CC       := gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CFLAGS   := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
+            -Iinclude -Itools/lib -I$(B)/bpf
+# Everything that runs in the guest is static: the guest is busybox only.
+LDSTATIC := -static
+LIBS     := -lbpf -lelf -lz -ljansson -lm
+
+# ---- sources -------------------------------------------------------------
+LIB_SRC   := $(wildcard tools/lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/%.o)
+BPF_SRC   := $(wildcard bpf/*.bpf.c)
+BPF_SKEL  := $(BPF_SRC:bpf/%.bpf.c=$(B)/bpf/%.skel.h)
+WL_SRC    := $(wildcard workloads/*.c)
+WL_BIN    := $(WL_SRC:workloads/%.c=$(B)/bin/%)
+GT_SRC    := $(wildcard tests/guest/*.c)
+GT_BIN    := $(GT_SRC:tests/guest/%.c=$(B)/bin/%)
+GT_SH     := $(wildcard tests/guest/*.sh)
+UT_SRC    := $(wildcard tests/unit/*.c)
+UT_BIN    := $(UT_SRC:tests/unit/%.c=$(B)/unit/%)
+MOD_SRC   := $(wildcard module/*.c module/*.h) module/Kbuild include/uapi/cowlab.h
+GUEST_BIN := $(B)/bin/cowlab $(WL_BIN) $(GT_BIN) $(GT_SH)
+
+KOS       := $(KERNELS:%=$(B)/k/%/cowlab.ko)
+KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
+HOST_KDIR := /lib/modules/$(shell uname -r)/build
+
+.PHONY: all help deps kernels modules module-host tools workloads bpf tests images \
+        check check-unit check-host check-guest bench clean distclean
+
+all: deps tools workloads tests modules images
+	$(Q)ln -sfn $(B)/bin/cowlab cowlab
+
+help:
+	@echo "make            build everything (tools, BPF, workloads, tests, module per kernel, guest images)"
+	@echo "make deps       install missing Debian packages (run automatically)"
+	@echo "make kernels    fetch the pinned stock kernels (vm/kernels.conf) into $(CACHE)/"
+	@echo "make modules    cowlab.ko for every pinned kernel; module-host for the running kernel"
+	@echo "make check      host unit tests + host BPF tests + guest suite on every pinned kernel"
+	@echo "make bench      the main job: cowlab bench --suite quick (in the VM)"
+	@echo "V=1             show commands"
+
+# ---- dependencies and kernels -------------------------------------------
+$(CACHE)/deps.stamp: tools/install-deps
+	$(Q)tools/install-deps
+	$(Q)mkdir -p $(CACHE) && touch $@
+
+deps:
+	$(Q)tools/install-deps
+	$(Q)mkdir -p $(CACHE) && touch $(CACHE)/deps.stamp
+
+kernels: $(KERNELS:%=$(CACHE)/kernels/%/.complete)
+
+$(CACHE)/kernels/%/.complete: vm/kernels.conf vm/fetch-kernels | $(CACHE)/deps.stamp
+	$(Q)vm/fetch-kernels $*
+
+# ---- BPF -----------------------------------------------------------------
+# vmlinux.h: from the running kernel's BTF when it has one, else from the
+# pinned 6.12 image. CO-RE relocates field offsets at load time on any kernel.
+$(B)/bpf/vmlinux.h: | $(CACHE)/deps.stamp
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/gen-vmlinux-h $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(B)/bpf/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/bpf -Ibpf -Iinclude -c $< -o $@
+	$(Q)llvm-strip -g $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+bpf: $(BPF_SKEL)
+
+# ---- user space ------------------------------------------------------------
+$(B)/%.o: %.c $(wildcard tools/lib/*.h) include/uapi/cowlab.h | $(BPF_SKEL) $(CACHE)/deps.stamp
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/bin/cowlab: $(TOOL_OBJ) $(LIB_OBJ)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
+
+$(B)/bin/%: $(B)/workloads/%.o $(LIB_OBJ)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
+
+$(B)/bin/%: $(B)/tests/guest/%.o $(LIB_OBJ)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
+
+# Host unit tests: cmocka (shared), linked with the library under test.
+$(B)/unit/%: $(B)/tests/unit/%.o $(LIB_OBJ)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LIBS) -lcmocka
+
+tools: $(B)/bin/cowlab
+	$(Q)ln -sfn $(B)/bin/cowlab cowlab
+workloads: $(WL_BIN)
+tests: $(GT_BIN) $(UT_BIN)
+
+# ---- kernel module ----------------------------------------------------------
+# Built out of tree per kernel in its own directory (Kbuild writes next to the sources).
+$(B)/k/%/cowlab.ko: $(MOD_SRC) $(CACHE)/kernels/%/.complete
+	$(call msg,KMOD,$@)
+	$(Q)rm -rf $(B)/k/$*/module && mkdir -p $(B)/k/$*/module
+	$(Q)cp module/*.c module/*.h module/Kbuild $(B)/k/$*/module/
+	$(Q)ln -sfn $(CURDIR)/include $(B)/k/$*/include
+	$(Q). $(CACHE)/kernels/$*/VERSION && $(MAKE) -s -C $$kdir M=$(CURDIR)/$(B)/k/$*/module modules \
+		2>&1 | grep -v 'Skipping BTF generation' >&2; test -f $(B)/k/$*/module/cowlab.ko
+	$(Q)cp $(B)/k/$*/module/cowlab.ko $@
+
+modules: $(KOS)
+
+module-host:
+	@if [ -d $(HOST_KDIR) ]; then $(MAKE) -C module KDIR=$(HOST_KDIR); \
+	else echo "no headers for the running kernel at $(HOST_KDIR)"; exit 1; fi
+
+# ---- guest images ---------------------------------------------------------------
+$(B)/k/%/initramfs-kernel.cpio: $(B)/k/%/cowlab.ko vm/mkinitramfs
+	$(call msg,CPIO,$@)
+	$(Q)vm/mkinitramfs kernel $* $< $@
+
+$(B)/initramfs-user.cpio: $(GUEST_BIN) vm/init vm/guest-modprobe vm/mkinitramfs
+	$(call msg,CPIO,$@)
+	$(Q)vm/mkinitramfs user $@ $(GUEST_BIN)
+
+images: $(KCPIO) $(B)/initramfs-user.cpio
+
+# ---- tests and benchmarks ------------------------------------------------------------
+# KERNEL=6.1 limits the guest suite to one kernel.
+check: all
+	$(Q)tests/run-all $(if $(KERNEL),--kernel $(KERNEL))
+
+check-unit: tests
+	$(Q)tests/run-all --unit-only
+
+bench: all
+	$(Q)./cowlab bench --suite quick
+
+clean:
+	rm -rf $(B) cowlab vm-out
+
+distclean: clean
+	rm -rf $(CACHE)

@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowlab: cow-ahead. When a process with a policy takes a COW write fault,
+ * break COW on the next N pages of the same VMA in one batch.
+ *
+ * How, on a stock kernel:
+ *  - a probe on the x86 tracepoint exceptions:page_fault_user sees every user
+ *    fault before it is handled; for a write to a present page (a COW
+ *    candidate) in a process with a policy it queues a task_work;
+ *  - the task_work runs in process context when the faulting task returns to
+ *    user space, i.e. after the kernel handled the fault. Under
+ *    mmap_read_lock it looks at the next pages of the VMA and, for each one
+ *    that is present, anonymous and write-protected (a lockless read used as a
+ *    hint only), calls fixup_user_fault(FAULT_FLAG_WRITE): the kernel's own
+ *    write-fault path, with its own page-table locking, mmu notifiers, THP
+ *    splitting, page reuse and accounting. No page is populated that was not
+ *    present, nothing is written.
+ *  - sched_process_fork and sched_process_exec probes give children forked
+ *    later the parent's policy and carry it across exec (COWLAB_CA_KEEP_EXEC).
+ *
+ * Policies are keyed by mm (mmgrab()ed so the key cannot be reused); a
+ * policy whose mm has no users left is collected by a delayed work.
+ * Each queued task_work holds a module reference, so the module cannot be
+ * unloaded with work pending.
+ */
+#define pr_fmt(fmt) "cowlab: " fmt
+
+#include <linux/hashtable.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/module.h>
+#include <linux/pgtable.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/tracepoint.h>
+#include <linux/uaccess.h>
+#include <linux/userfaultfd_k.h>
+#include <linux/workqueue.h>
+#include <asm/trap_pf.h>
+
+#include "cowlab.h"
+
+/* X86_PF_SHSTK (6.6+); a shadow-stack fault is never a COW candidate. */
+#define COWLAB_PF_SHSTK		(1UL << 6)
+#define CA_PF_WANT		(X86_PF_WRITE | X86_PF_PROT | X86_PF_USER)
+#define CA_PF_NOT		(X86_PF_RSVD | X86_PF_INSTR | X86_PF_PK | COWLAB_PF_SHSTK)
+#define CA_ADAPTIVE_START	2	/* first adaptive window, pages */
+#define CA_VMA_SKIP		(VM_SHARED | VM_MAYSHARE | VM_IO | VM_PFNMAP | \
+				 VM_MIXEDMAP | VM_HUGETLB | VM_LOCKED)
+
+struct ca_counters {
+	atomic64_t wp_faults;
+	atomic64_t batches;
+	atomic64_t pages_broken;
+	atomic64_t pages_skipped;
+	atomic64_t grows;
+	atomic64_t shrinks;
+	atomic64_t errors;
+};
+
+struct ca_policy {
+	struct hlist_node node;		/* ca_table, RCU */
+	struct list_head grave;		/* ca_graveyard, under ca_table_lock */
+	struct mm_struct *mm;		/* key; mmgrab()ed */
+	pid_t owner;			/* tgid of the process it belongs to */
+	u64 owner_start;		/* its group leader's start_time: tgid reuse guard */
+	u32 flags;
+	u32 window;
+	unsigned long start, end;	/* COWLAB_CA_RANGE */
+	bool dead;
+
+	spinlock_t lock;		/* adaptive state */
+	u32 cur_window;
+	unsigned long next_expected;	/* page index of the sequential next fault */
+
+	struct ca_counters c;
+};
+
+struct ca_work {
+	struct callback_head cb;
+	unsigned long addr;
+};
+
+static DEFINE_HASHTABLE(ca_table, 8);
+static DEFINE_SPINLOCK(ca_table_lock);
+static LIST_HEAD(ca_graveyard);
+static atomic_t ca_nr = ATOMIC_INIT(0);
+static struct ca_counters ca_global;
+static struct kmem_cache *ca_work_cache;
+static struct tracepoint *tp_fault, *tp_fork, *tp_exec;
+static bool ca_ready;
+
+static void ca_gc(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ca_gc_work, ca_gc);
+
+bool cowlab_cowahead_ready(void)
+{
+	return ca_ready;
+}
+
+static void ca_count(struct ca_policy *p, size_t off, u64 n)
+{
+	if (!n)
+		return;
+	atomic64_add(n, (atomic64_t *)((char *)&ca_global + off));
+	if (p)
+		atomic64_add(n, (atomic64_t *)((char *)&p->c + off));
+}
+
+#define CA_COUNT(p, field, n) ca_count(p, offsetof(struct ca_counters, field), n)
+
+/* Under rcu_read_lock() or ca_table_lock. */
+static struct ca_policy *ca_find(struct mm_struct *mm)
+{
+	struct ca_policy *p;
+
+	hash_for_each_possible_rcu(ca_table, p, node, (unsigned long)mm,
+				   lockdep_is_held(&ca_table_lock))
+		if (p->mm == mm && !READ_ONCE(p->dead))
+			return p;
+	return NULL;
+}
+
+static void ca_insert_locked(struct ca_policy *p)
+{
+	lockdep_assert_held(&ca_table_lock);
+	hash_add_rcu(ca_table, &p->node, (unsigned long)p->mm);
+	atomic_inc(&ca_nr);
+}
+
+/* Unhash now; mmdrop() and kfree() after a grace period, from ca_gc(). */
+static void ca_bury_locked(struct ca_policy *p)
+{
+	lockdep_assert_held(&ca_table_lock);
+	hash_del_rcu(&p->node);
+	WRITE_ONCE(p->dead, true);
+	atomic_dec(&ca_nr);
+	list_add(&p->grave, &ca_graveyard);
+}
+
+static void ca_copy_counters(struct ca_policy *to, struct ca_policy *from)
+{
+	atomic64_set(&to->c.wp_faults, atomic64_read(&from->c.wp_faults));
+	atomic64_set(&to->c.batches, atomic64_read(&from->c.batches));
+	atomic64_set(&to->c.pages_broken, atomic64_read(&from->c.pages_broken));
+	atomic64_set(&to->c.pages_skipped, atomic64_read(&from->c.pages_skipped));
+	atomic64_set(&to->c.grows, atomic64_read(&from->c.grows));
+	atomic64_set(&to->c.shrinks, atomic64_read(&from->c.shrinks));
+	atomic64_set(&to->c.errors, atomic64_read(&from->c.errors));
+}
+
+/* A new policy for @mm owned by @task, configured like @tmpl. */
+static struct ca_policy *ca_alloc(struct mm_struct *mm, struct task_struct *task,
+				  const struct ca_policy *tmpl, gfp_t gfp)
+{
+	struct ca_policy *p = kzalloc(sizeof(*p), gfp);
+
+	if (!p)
+		return NULL;
+	spin_lock_init(&p->lock);
+	mmgrab(mm);
+	p->mm = mm;
+	p->owner = task->tgid;
+	p->owner_start = task->group_leader->start_time;
+	p->flags = tmpl->flags;
+	p->window = tmpl->window;
+	p->start = tmpl->start;
+	p->end = tmpl->end;
+	p->cur_window = (p->flags & COWLAB_CA_ADAPTIVE) ? 0 : p->window;
+	return p;
+}
+
+static void ca_gc(struct work_struct *work)
+{
+	struct ca_policy *p, *tmp;
+	struct hlist_node *n;
+	LIST_HEAD(dead);
+	bool more;
+	int bkt;
+
+	spin_lock(&ca_table_lock);
+	hash_for_each_safe(ca_table, bkt, n, p, node)
+		if (!atomic_read(&p->mm->mm_users))
+			ca_bury_locked(p);
+	list_splice_init(&ca_graveyard, &dead);
+	more = atomic_read(&ca_nr) > 0;
+	spin_unlock(&ca_table_lock);
+
+	if (!list_empty(&dead)) {
+		synchronize_rcu();
+		list_for_each_entry_safe(p, tmp, &dead, grave) {
+			mmdrop(p->mm);
+			kfree(p);
+		}
+	}
+	if (more)
+		queue_delayed_work(system_wq, &ca_gc_work, HZ);
+}
+
+/* ---- the batch, in process context ------------------------------------ */
+
+static bool ca_vma_ok(struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_WRITE) && !(vma->vm_flags & CA_VMA_SKIP) &&
+	       vma->anon_vma && !userfaultfd_wp(vma);
+}
+
+static bool ca_soft_dirty_tracked(struct vm_area_struct *vma, bool soft_dirty)
+{
+	/* clear_refs write-protected it to track writes: a write here must be a real one. */
+	return IS_ENABLED(CONFIG_MEM_SOFT_DIRTY) && !(vma->vm_flags & VM_SOFTDIRTY) &&
+	       !soft_dirty;
+}
+
+/*
+ * Is @addr a present, anonymous, write-protected page: a COW candidate?
+ * A lockless read under mmap_read_lock (page tables of a VMA with an
+ * anon_vma are not freed under it) and RCU (6.5+ frees some PTE tables by
+ * RCU). Only a hint: fixup_user_fault() does the real work under the PTL.
+ */
+static bool ca_cow_candidate(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	bool ret = false;
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pudp, pud;
+	pmd_t pmd;
+	pte_t pte;
+
+	pgd = pgd_offset(mm, addr);
+	if (pgd_none(READ_ONCE(*pgd)) || pgd_bad(READ_ONCE(*pgd)))
+		return false;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(READ_ONCE(*p4d)) || p4d_bad(READ_ONCE(*p4d)))
+		return false;
+	pudp = pud_offset(p4d, addr);
+	pud = READ_ONCE(*pudp);
+	if (pud_none(pud) || !pud_present(pud) || pud_trans_huge(pud) || pud_bad(pud))
+		return false;
+
+	rcu_read_lock();
+	/* x86-64: a PMD is one word; pmdp_get_lockless() does not exist on 6.1. */
+	pmd = READ_ONCE(*pmd_offset(pudp, addr));
+	if (!pmd_present(pmd)) {
+		goto out;
+	} else if (pmd_trans_huge(pmd)) {
+		/* A PMD-mapped THP: the fault path splits or reuses it as a real fault would. */
+		ret = !pmd_write(pmd) && PageAnon(pmd_page(pmd)) &&
+		      !ca_soft_dirty_tracked(vma, pmd_soft_dirty(pmd));
+	} else if (!pmd_bad(pmd)) {
+		pte = ptep_get(pte_offset_kernel(&pmd, addr));
+		ret = pte_present(pte) && !pte_write(pte) && !pte_special(pte) &&
+		      !pte_uffd_wp(pte) && pfn_valid(pte_pfn(pte)) &&
+		      !ca_soft_dirty_tracked(vma, pte_soft_dirty(pte)) &&
+		      PageAnon(pte_page(pte));
+	}
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+/* The window for a COW fault on page @fpage, updating the adaptive state. */
+static u32 ca_window(struct ca_policy *p, unsigned long fpage)
+{
+	u32 win, grows = 0, shrinks = 0;
+
+	spin_lock(&p->lock);
+	if (!(p->flags & COWLAB_CA_ADAPTIVE)) {
+		win = p->window;
+	} else if (fpage == p->next_expected) {
+		win = p->cur_window ? min(p->cur_window * 2, p->window) :
+				      min_t(u32, CA_ADAPTIVE_START, p->window);
+		grows = win > p->cur_window;
+	} else {
+		win = 0;
+		shrinks = p->cur_window != 0;
+	}
+	p->cur_window = win;
+	p->next_expected = fpage + 1 + win;
+	spin_unlock(&p->lock);
+	CA_COUNT(p, grows, grows);
+	CA_COUNT(p, shrinks, shrinks);
+	return win;
+}
+
+static void ca_batch(unsigned long fault_addr)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long addr, end, limit = ULONG_MAX;
+	u64 broken = 0, skipped = 0, errors = 0;
+	struct vm_area_struct *vma;
+	struct ca_policy *p;
+	u32 win = 0;
+
+	if (!mm || (current->flags & PF_EXITING))
+		return;
+	if (mmap_read_lock_killable(mm))
+		return;
+	vma = find_vma(mm, fault_addr);
+	if (!vma || vma->vm_start > fault_addr || !ca_vma_ok(vma))
+		goto unlock;
+
+	rcu_read_lock();
+	p = ca_find(mm);
+	if (p) {
+		win = ca_window(p, fault_addr >> PAGE_SHIFT);
+		if (p->flags & COWLAB_CA_RANGE)
+			limit = p->end;
+	}
+	rcu_read_unlock();
+	if (!win)
+		goto unlock;
+
+	addr = (fault_addr & PAGE_MASK) + PAGE_SIZE;
+	end = min3(vma->vm_end, limit, addr + ((unsigned long)win << PAGE_SHIFT));
+	for (; addr < end; addr += PAGE_SIZE) {
+		if (!ca_cow_candidate(vma, addr)) {
+			skipped++;
+			continue;
+		}
+		/* Never drops mmap_lock: @unlocked is NULL, so no VM_FAULT_RETRY. */
+		if (fixup_user_fault(mm, addr, FAULT_FLAG_WRITE, NULL)) {
+			errors++;
+			break;
+		}
+		broken++;
+		if (fatal_signal_pending(current))
+			break;
+	}
+
+	rcu_read_lock();
+	p = ca_find(mm);
+	CA_COUNT(p, batches, 1);
+	CA_COUNT(p, pages_broken, broken);
+	CA_COUNT(p, pages_skipped, skipped);
+	CA_COUNT(p, errors, errors);
+	rcu_read_unlock();
+unlock:
+	mmap_read_unlock(mm);
+}
+
+static void ca_work_fn(struct callback_head *cb)
+{
+	struct ca_work *w = container_of(cb, struct ca_work, cb);
+	unsigned long addr = w->addr;
+
+	kmem_cache_free(ca_work_cache, w);
+	ca_batch(addr);
+	module_put(THIS_MODULE);
+}
+
+/* ---- tracepoint probes (atomic context) ------------------------------- */
+
+static void ca_fault_probe(void *data, unsigned long address, struct pt_regs *regs,
+			   unsigned long error_code)
+{
+	struct mm_struct *mm = current->mm;
+	struct ca_policy *p;
+	struct ca_work *w;
+	bool hit = false;
+
+	if (!atomic_read(&ca_nr) || !mm)
+		return;
+	if ((error_code & CA_PF_WANT) != CA_PF_WANT || (error_code & CA_PF_NOT))
+		return;
+
+	rcu_read_lock();
+	p = ca_find(mm);
+	if (p && (!(p->flags & COWLAB_CA_RANGE) || (address >= p->start && address < p->end))) {
+		CA_COUNT(p, wp_faults, 1);
+		hit = true;
+	}
+	rcu_read_unlock();
+	if (!hit)
+		return;
+
+	w = kmem_cache_alloc(ca_work_cache, GFP_NOWAIT | __GFP_NOWARN);
+	if (!w)
+		goto err;
+	if (!try_module_get(THIS_MODULE)) {
+		kmem_cache_free(ca_work_cache, w);
+		return;
+	}
+	init_task_work(&w->cb, ca_work_fn);
+	w->addr = address;
+	if (task_work_add(current, &w->cb, TWA_RESUME)) {
+		kmem_cache_free(ca_work_cache, w);
+		module_put(THIS_MODULE);
+		goto err;
+	}
+	return;
+err:
+	CA_COUNT(NULL, errors, 1);
+}
+
+static void ca_fork_probe(void *data, struct task_struct *parent, struct task_struct *child)
+{
+	struct mm_struct *mm = child->mm;
+	struct ca_policy *p, *n = NULL;
+
+	if (!atomic_read(&ca_nr) || !mm || mm == parent->mm)
+		return;	/* no policies, kernel thread, or CLONE_VM */
+
+	rcu_read_lock();
+	p = ca_find(parent->mm);
+	if (p && !(p->flags & COWLAB_CA_NO_INHERIT)) {
+		n = ca_alloc(mm, child, p, GFP_NOWAIT | __GFP_NOWARN);
+		if (!n)
+			CA_COUNT(p, errors, 1);
+	}
+	rcu_read_unlock();
+	if (!n)
+		return;
+	spin_lock(&ca_table_lock);
+	ca_insert_locked(n);
+	spin_unlock(&ca_table_lock);
+}
+
+static void ca_exec_probe(void *data, struct task_struct *task, pid_t old_pid,
+			  struct linux_binprm *bprm)
+{
+	struct mm_struct *mm = task->mm;
+	u64 start = task->group_leader->start_time;
+	struct ca_policy *p, *old = NULL, *n = NULL;
+	int bkt;
+
+	if (!atomic_read(&ca_nr) || !mm)
+		return;
+
+	spin_lock(&ca_table_lock);
+	hash_for_each(ca_table, bkt, p, node) {
+		if (p->owner == task->tgid && p->owner_start == start && p->mm != mm) {
+			old = p;
+			break;
+		}
+	}
+	if (old) {
+		if (old->flags & COWLAB_CA_KEEP_EXEC) {
+			n = ca_alloc(mm, task, old, GFP_NOWAIT | __GFP_NOWARN);
+			if (n) {
+				ca_copy_counters(n, old);
+				ca_insert_locked(n);
+			} else {
+				CA_COUNT(old, errors, 1);
+			}
+		}
+		ca_bury_locked(old);
+	}
+	spin_unlock(&ca_table_lock);
+	if (old)
+		mod_delayed_work(system_wq, &ca_gc_work, 0);
+}
+
+/* ---- ioctls -------------------------------------------------------------- */
+
+static int ca_validate(const struct cowlab_cowahead_policy *pol)
+{
+	if (pol->flags & ~COWLAB_CA_FLAGS || pol->reserved)
+		return -EINVAL;
+	if (pol->window > COWLAB_CA_MAX_WINDOW)
+		return -EINVAL;
+	if (pol->flags & COWLAB_CA_RANGE) {
+		if (pol->start >= pol->end || !PAGE_ALIGNED(pol->start) ||
+		    !PAGE_ALIGNED(pol->end) || pol->end > TASK_SIZE_MAX)
+			return -EINVAL;
+	} else if (pol->start || pol->end) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The mm of @pid (0 = caller) if the caller may ptrace it; mmput() it. */
+static struct mm_struct *ca_target_mm(pid_t pid, struct task_struct **taskp, int *err)
+{
+	struct task_struct *task = cowlab_get_target(pid, err);
+	struct mm_struct *mm;
+
+	if (!task)
+		return NULL;
+	mm = get_task_mm(task);
+	if (!mm) {
+		put_task_struct(task);
+		*err = -ESRCH;
+		return NULL;
+	}
+	if (taskp)
+		*taskp = task;
+	else
+		put_task_struct(task);
+	return mm;
+}
+
+static long ca_ioctl_set(void __user *arg)
+{
+	struct cowlab_cowahead_policy pol;
+	struct ca_policy tmpl = {}, *p, *old;
+	struct task_struct *task;
+	struct mm_struct *mm;
+	int err = 0;
+
+	if (copy_from_user(&pol, arg, sizeof(pol)))
+		return -EFAULT;
+	err = ca_validate(&pol);
+	if (err)
+		return err;
+	mm = ca_target_mm(pol.pid, &task, &err);
+	if (!mm)
+		return err;
+
+	p = NULL;
+	if (pol.window) {
+		tmpl.flags = pol.flags;
+		tmpl.window = pol.window;
+		tmpl.start = pol.start;
+		tmpl.end = pol.end;
+		p = ca_alloc(mm, task->group_leader, &tmpl, GFP_KERNEL);
+		if (!p) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	spin_lock(&ca_table_lock);
+	old = ca_find(mm);
+	if (p) {
+		if (old)
+			ca_copy_counters(p, old);
+		ca_insert_locked(p);
+	}
+	if (old)
+		ca_bury_locked(old);
+	spin_unlock(&ca_table_lock);
+	mod_delayed_work(system_wq, &ca_gc_work, old ? 0 : HZ);
+out:
+	put_task_struct(task);
+	mmput(mm);
+	return err;
+}
+
+static long ca_ioctl_get(void __user *arg)
+{
+	struct cowlab_cowahead_policy pol;
+	struct ca_policy *p;
+	struct mm_struct *mm;
+	int err = 0;
+
+	if (copy_from_user(&pol, arg, sizeof(pol)))
+		return -EFAULT;
+	mm = ca_target_mm(pol.pid, NULL, &err);
+	if (!mm)
+		return err;
+	rcu_read_lock();
+	p = ca_find(mm);
+	if (p) {
+		pol.flags = p->flags;
+		pol.window = p->window;
+		pol.reserved = 0;
+		pol.start = p->start;
+		pol.end = p->end;
+	}
+	rcu_read_unlock();
+	mmput(mm);
+	if (!p)
+		return -ENOENT;
+	return copy_to_user(arg, &pol, sizeof(pol)) ? -EFAULT : 0;
+}
+
+static void ca_fill_stats(struct cowlab_cowahead_stats *st, struct ca_counters *c)
+{
+	st->wp_faults = atomic64_read(&c->wp_faults);
+	st->batches = atomic64_read(&c->batches);
+	st->pages_broken = atomic64_read(&c->pages_broken);
+	st->pages_skipped = atomic64_read(&c->pages_skipped);
+	st->grows = atomic64_read(&c->grows);
+	st->shrinks = atomic64_read(&c->shrinks);
+	st->errors = atomic64_read(&c->errors);
+}
+
+static long ca_ioctl_stats(void __user *arg)
+{
+	struct cowlab_cowahead_stats st;
+	struct ca_policy *p;
+	struct mm_struct *mm;
+	int err = 0;
+	pid_t pid;
+
+	if (copy_from_user(&st, arg, sizeof(st)))
+		return -EFAULT;
+	pid = st.pid;
+	memset(&st, 0, sizeof(st));
+	st.pid = pid;
+	if (pid == COWLAB_STATS_GLOBAL) {
+		ca_fill_stats(&st, &ca_global);
+		st.policies = atomic_read(&ca_nr);
+	} else {
+		mm = ca_target_mm(pid, NULL, &err);
+		if (!mm)
+			return err;
+		rcu_read_lock();
+		p = ca_find(mm);
+		if (p) {
+			ca_fill_stats(&st, &p->c);
+			st.cur_window = READ_ONCE(p->cur_window);
+		}
+		rcu_read_unlock();
+		mmput(mm);
+		if (!p)
+			return -ENOENT;
+	}
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+long cowlab_cowahead_ioctl(unsigned int cmd, void __user *arg)
+{
+	if (cmd != COWLAB_IOC_CA_SET && cmd != COWLAB_IOC_CA_GET && cmd != COWLAB_IOC_CA_STATS)
+		return -EINVAL;	/* right number, wrong size or direction */
+	if (!ca_ready)
+		return -EOPNOTSUPP;
+	switch (cmd) {
+	case COWLAB_IOC_CA_SET:
+		return ca_ioctl_set(arg);
+	case COWLAB_IOC_CA_GET:
+		return ca_ioctl_get(arg);
+	default:
+		return ca_ioctl_stats(arg);
+	}
+}
+
+/* ---- load and unload ---------------------------------------------------- */
+
+static void ca_unregister(void)
+{
+	if (tp_exec)
+		tracepoint_probe_unregister(tp_exec, ca_exec_probe, NULL);
+	if (tp_fork)
+		tracepoint_probe_unregister(tp_fork, ca_fork_probe, NULL);
+	if (tp_fault)
+		tracepoint_probe_unregister(tp_fault, ca_fault_probe, NULL);
+	tracepoint_synchronize_unregister();
+	tp_exec = tp_fork = tp_fault = NULL;
+}
+
+int cowlab_cowahead_init(void)
+{
+	struct tracepoint *fault, *fork, *exec;
+
+	ca_work_cache = KMEM_CACHE(ca_work, 0);
+	if (!ca_work_cache)
+		return -ENOMEM;
+
+	fault = cowlab_find_tracepoint("page_fault_user");
+	fork = cowlab_find_tracepoint("sched_process_fork");
+	exec = cowlab_find_tracepoint("sched_process_exec");
+	if (!fault || !fork || !exec) {
+		pr_warn("cow-ahead disabled: a tracepoint it needs is missing\n");
+		return 0;
+	}
+	if (tracepoint_probe_register(fault, ca_fault_probe, NULL))
+		goto fail;
+	tp_fault = fault;
+	if (tracepoint_probe_register(fork, ca_fork_probe, NULL))
+		goto fail;
+	tp_fork = fork;
+	if (tracepoint_probe_register(exec, ca_exec_probe, NULL))
+		goto fail;
+	tp_exec = exec;
+	ca_ready = true;
+	return 0;
+fail:
+	pr_warn("cow-ahead disabled: tracepoint registration failed\n");
+	ca_unregister();
+	return 0;
+}
+
+void cowlab_cowahead_exit(void)
+{
+	struct ca_policy *p, *tmp;
+	struct hlist_node *n;
+	int bkt;
+
+	ca_ready = false;
+	ca_unregister();
+	cancel_delayed_work_sync(&ca_gc_work);
+
+	spin_lock(&ca_table_lock);
+	hash_for_each_safe(ca_table, bkt, n, p, node)
+		ca_bury_locked(p);
+	spin_unlock(&ca_table_lock);
+	synchronize_rcu();
+	list_for_each_entry_safe(p, tmp, &ca_graveyard, grave) {
+		list_del(&p->grave);
+		mmdrop(p->mm);
+		kfree(p);
+	}
+	kmem_cache_destroy(ca_work_cache);
+}

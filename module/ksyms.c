@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowlab: resolution of non-exported kernel functions, in one place.
+ *
+ * kallsyms_lookup_name() has not been exported since 5.7. Its address is found
+ * by registering (and at once unregistering) a kprobe on it; the same trick
+ * resolves any kprobe-able function when kallsyms_lookup_name itself cannot
+ * be called safely.
+ *
+ * IBT (CONFIG_X86_KERNEL_IBT, Debian 6.12): an indirect call must land on an
+ * ENDBR64 instruction, and at boot the kernel seals (overwrites with a 4-byte
+ * NOP, "osp nopl") the ENDBR of every function whose address is never taken
+ * inside the kernel, whether or not the CPU has IBT. On Debian 6.12 both
+ * kallsyms_lookup_name and ptrace_may_access are sealed, so calling them
+ * through a function pointer would trap (#CP) on CET hardware. QEMU TCG does
+ * not emulate IBT, so no test can catch that; the design avoids it instead:
+ *
+ *   - every resolved function is called through a module-local static_call,
+ *     which the kernel patches into a *direct* call instruction: direct calls
+ *     are not checked by IBT, so sealed or not, the call is safe;
+ *   - a kprobe on func+0 reports func+4 when func starts with ENDBR or its
+ *     poison; the address is normalised to the symbol start and verified with
+ *     sprint_symbol() to be exactly "<name>+0x0" before use.
+ */
+#define pr_fmt(fmt) "cowlab: " fmt
+
+#include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include <linux/pid.h>
+#include <linux/static_call.h>
+#include <linux/ptrace.h>
+#include <linux/sched/task.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
+#include <linux/uaccess.h>
+
+#include "cowlab.h"
+
+#define COWLAB_ENDBR64		0xfa1e0ff3U	/* f3 0f 1e fa, little endian */
+#define COWLAB_ENDBR_POISON	0x001f0f66U	/* what sealing writes over ENDBR64 */
+
+DEFINE_STATIC_CALL_NULL(cowlab_kallsyms_lookup_name, kallsyms_lookup_name);
+DEFINE_STATIC_CALL_NULL(cowlab_ptrace_may_access, ptrace_may_access);
+
+static bool have_lookup_name;
+
+static unsigned long kprobe_lookup(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	unsigned long addr;
+
+	if (register_kprobe(&kp) < 0)
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
+static bool text_word(unsigned long addr, u32 *val)
+{
+	return copy_from_kernel_nofault(val, (void *)addr, sizeof(*val)) == 0;
+}
+
+static bool starts_with_endbr(unsigned long addr)
+{
+	u32 insn;
+
+	return text_word(addr, &insn) && (insn == COWLAB_ENDBR64 || insn == COWLAB_ENDBR_POISON);
+}
+
+/* Normalise @addr to the start of @name and verify it is exactly that symbol. */
+static unsigned long check_function(const char *name, unsigned long addr)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	char want[KSYM_NAME_LEN + 8];
+
+	if (!addr)
+		return 0;
+	if (IS_ENABLED(CONFIG_X86_KERNEL_IBT) && !starts_with_endbr(addr) &&
+	    starts_with_endbr(addr - 4))
+		addr -= 4;
+
+	sprint_symbol(sym, addr);
+	snprintf(want, sizeof(want), "%s+0x0/", name);
+	if (strncmp(sym, want, strlen(want))) {
+		pr_err("%s resolved to %s, not to the function start\n", name, sym);
+		return 0;
+	}
+	return addr;
+}
+
+static unsigned long resolve_function(const char *name)
+{
+	unsigned long addr = 0;
+
+	if (have_lookup_name)
+		addr = static_call(cowlab_kallsyms_lookup_name)(name);
+	if (!addr)
+		addr = kprobe_lookup(name);
+	return check_function(name, addr);
+}
+
+int cowlab_ksyms_init(void)
+{
+	unsigned long addr;
+
+	addr = check_function("kallsyms_lookup_name", kprobe_lookup("kallsyms_lookup_name"));
+	if (addr) {
+		static_call_update(cowlab_kallsyms_lookup_name,
+				   (typeof(&kallsyms_lookup_name))addr);
+		have_lookup_name = true;
+	} else {
+		pr_info("kallsyms_lookup_name not found, resolving through kprobes only\n");
+	}
+
+	addr = resolve_function("ptrace_may_access");
+	if (!addr) {
+		pr_err("required symbol ptrace_may_access not resolved; refusing to load\n");
+		return -ENOENT;
+	}
+	static_call_update(cowlab_ptrace_may_access, (typeof(&ptrace_may_access))addr);
+	return 0;
+}
+
+struct tp_search {
+	const char *name;
+	struct tracepoint *found;
+};
+
+static void tp_match(struct tracepoint *tp, void *priv)
+{
+	struct tp_search *s = priv;
+
+	if (!strcmp(tp->name, s->name))
+		s->found = tp;
+}
+
+struct tracepoint *cowlab_find_tracepoint(const char *name)
+{
+	struct tp_search s = { .name = name };
+
+	for_each_kernel_tracepoint(tp_match, &s);
+	if (!s.found)
+		pr_err("tracepoint %s not found\n", name);
+	return s.found;
+}
+
+struct task_struct *cowlab_get_target(pid_t pid, int *err)
+{
+	struct task_struct *task;
+
+	if (pid < 0) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (pid == 0) {
+		get_task_struct(current);
+		return current;
+	}
+	rcu_read_lock();
+	task = pid_task(find_vpid(pid), PIDTYPE_PID);
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
+	if (!task) {
+		*err = -ESRCH;
+		return NULL;
+	}
+	if (!static_call(cowlab_ptrace_may_access)(task, PTRACE_MODE_ATTACH_REALCREDS)) {
+		put_task_struct(task);
+		*err = -EPERM;
+		return NULL;
+	}
+	return task;
+}

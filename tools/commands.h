@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The cowlab subcommands; each gets argv with argv[0] = its own name. */
+#ifndef COWLAB_COMMANDS_H
+#define COWLAB_COMMANDS_H
+
+int cmd_status(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
+int cmd_cowahead(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+
+#endif

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cowlab: the one command. `cowlab help` lists the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include <uapi/cowlab.h>
+
+#include "commands.h"
+#include "util.h"
+
+#define COWLAB_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "status",   cmd_status,   "module, ABI, features and what this kernel lets cowlab measure" },
+	{ "vm",       cmd_vm,       "run a command in QEMU on a pinned stock kernel with cowlab.ko" },
+	{ "cowahead", cmd_cowahead, "set, show or clear a process's cow-ahead policy; its counters" },
+	{ "exec",     cmd_exec,     "run a program with a cow-ahead policy (--cow-ahead=N[,adaptive])" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: cowlab COMMAND [ARGS]   (cowlab COMMAND --help for details)\n\n"
+		   "cowlab measures what fork() and copy-on-write cost, and tries what would\n"
+		   "change it (cow-ahead, refork) through the cowlab kernel module.\n\ncommands:\n");
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-10s %s\n", "version", "print the tool version and ABI");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	cl_set_prog("cowlab");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("cowlab %s (ABI %d)\n", COWLAB_VERSION, COWLAB_ABI_VERSION);
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	cl_err("unknown command '%s' (cowlab help lists them)", argv[1]);
+	return 2;
+}

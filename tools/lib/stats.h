@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Summary statistics over raw samples (hyperfine style), used by bench and compare. */
+#ifndef COWLAB_STATS_H
+#define COWLAB_STATS_H
+
+#include <stddef.h>
+
+struct cl_summary {
+	size_t n;
+	double mean, stddev, min, max;
+	double median, p90, p99;
+	double mad;		/* median absolute deviation */
+	size_t outliers;	/* |modified Z-score| > 3.5 (Iglewicz and Hoaglin) */
+};
+
+/* Percentile p in [0, 100] of sorted[0..n) with linear interpolation. */
+double cl_percentile(const double *sorted, size_t n, double p);
+/* Summarise x[0..n) (x is not modified); -1 when n == 0. */
+int cl_summarize(const double *x, size_t n, struct cl_summary *s);
+
+#endif

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "cowlab";
+
+void cl_set_prog(const char *p)
+{
+	const char *slash = strrchr(p, '/');
+
+	prog = slash ? slash + 1 : p;
+}
+
+void cl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cl_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+	uint64_t mul = 1;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ULL << 10; break;
+	case 'm': case 'M': mul = 1ULL << 20; break;
+	case 'g': case 'G': mul = 1ULL << 30; break;
+	case 't': case 'T': mul = 1ULL << 40; break;
+	}
+	if (mul > 1 && *++end == 'i')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	if (v * (double)mul > (double)UINT64_MAX / 2)
+		return -1;
+	*out = (uint64_t)(v * (double)mul);
+	return 0;
+}
+
+int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+uint64_t cl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *cl_repo_root(void)
+{
+	static char root[PATH_MAX];
+	char *p;
+	ssize_t n;
+	int i;
+
+	if (root[0])
+		return root;
+	n = readlink("/proc/self/exe", root, sizeof(root) - 1);
+	if (n <= 0)
+		return strcpy(root, ".");
+	root[n] = '\0';
+	for (i = 0; i < 3; i++) {	/* strip /bin/cowlab and build/ */
+		p = strrchr(root, '/');
+		if (!p)
+			return strcpy(root, ".");
+		*p = '\0';
+	}
+	return root;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by the cowlab tool, workloads and tests. */
+#ifndef COWLAB_UTIL_H
+#define COWLAB_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Print "PROG: message" to stderr. */
+void cl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cl_set_prog(const char *prog);
+
+/* "4096", "64K", "256M", "1G", "1.5G" (binary units) -> bytes; -1 on bad input. */
+int cl_parse_size(const char *s, uint64_t *out);
+/* Whole number in [min, max]; -1 on bad input. */
+int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+uint64_t cl_now_ns(void);
+
+/* The repository root, found from the running binary (build/bin/X -> ../..). */
+const char *cl_repo_root(void);
+
+#endif
