@@ -6,14 +6,18 @@
  * How, on a stock kernel:
  *  - a probe on the x86 tracepoint exceptions:page_fault_user sees every user
  *    fault before it is handled; for a write to a present page (a COW
- *    candidate) in a process with a policy it queues a task_work;
+ *    candidate) in a process with a policy it decides the window (adaptive
+ *    state under the policy's spinlock) and, only when it is not zero, queues
+ *    a task_work: a random writer under an adaptive policy pays no more than a
+ *    hash lookup per fault;
  *  - the task_work runs in process context when the faulting task returns to
  *    user space, i.e. after the kernel handled the fault. Under
  *    mmap_read_lock it looks at the next pages of the VMA and, for each one
  *    that is present, anonymous and write-protected (a lockless read used as a
- *    hint only), calls fixup_user_fault(FAULT_FLAG_WRITE): the kernel's own
- *    write-fault path, with its own page-table locking, mmu notifiers, THP
- *    splitting, page reuse and accounting. No page is populated that was not
+ *    hint only), calls handle_mm_fault(FAULT_FLAG_WRITE) on it, as
+ *    fixup_user_fault() would but without looking the VMA up again per page:
+ *    the kernel's own write-fault path, with its own page-table locking, mmu
+ *    notifiers, THP splitting, page reuse and accounting. No page is populated that was not
  *    present, nothing is written.
  *  - sched_process_fork and sched_process_exec probes give children forked
  *    later the parent's policy and carry it across exec (COWLAB_CA_KEEP_EXEC).
@@ -28,6 +32,7 @@
 #include <linux/hashtable.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/pkeys.h>
 #include <linux/module.h>
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
@@ -39,6 +44,7 @@
 #include <linux/uaccess.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/workqueue.h>
+#include <asm/mmu_context.h>
 #include <asm/trap_pf.h>
 
 #include "cowlab.h"
@@ -81,7 +87,9 @@ struct ca_policy {
 
 struct ca_work {
 	struct callback_head cb;
-	unsigned long addr;
+	unsigned long addr;	/* the faulting address */
+	unsigned long limit;	/* COWLAB_CA_RANGE end, or ULONG_MAX */
+	u32 window;		/* pages to break after the faulting one */
 };
 
 static DEFINE_HASHTABLE(ca_table, 8);
@@ -202,10 +210,12 @@ static void ca_gc(struct work_struct *work)
 
 /* ---- the batch, in process context ------------------------------------ */
 
+/* The checks fixup_user_fault() makes (vma_permits_fault), and ours. */
 static bool ca_vma_ok(struct vm_area_struct *vma)
 {
 	return (vma->vm_flags & VM_WRITE) && !(vma->vm_flags & CA_VMA_SKIP) &&
-	       vma->anon_vma && !userfaultfd_wp(vma);
+	       vma->anon_vma && !userfaultfd_wp(vma) &&
+	       arch_vma_access_permitted(vma, true, false, false);
 }
 
 static bool ca_soft_dirty_tracked(struct vm_area_struct *vma, bool soft_dirty)
@@ -219,7 +229,7 @@ static bool ca_soft_dirty_tracked(struct vm_area_struct *vma, bool soft_dirty)
  * Is @addr a present, anonymous, write-protected page: a COW candidate?
  * A lockless read under mmap_read_lock (page tables of a VMA with an
  * anon_vma are not freed under it) and RCU (6.5+ frees some PTE tables by
- * RCU). Only a hint: fixup_user_fault() does the real work under the PTL.
+ * RCU). Only a hint: handle_mm_fault() does the real work under the PTL.
  */
 static bool ca_cow_candidate(struct vm_area_struct *vma, unsigned long addr)
 {
@@ -287,43 +297,31 @@ static u32 ca_window(struct ca_policy *p, unsigned long fpage)
 	return win;
 }
 
-static void ca_batch(unsigned long fault_addr)
+static void ca_batch(const struct ca_work *w)
 {
 	struct mm_struct *mm = current->mm;
-	unsigned long addr, end, limit = ULONG_MAX;
 	u64 broken = 0, skipped = 0, errors = 0;
 	struct vm_area_struct *vma;
+	unsigned long addr, end;
 	struct ca_policy *p;
-	u32 win = 0;
 
 	if (!mm || (current->flags & PF_EXITING))
 		return;
 	if (mmap_read_lock_killable(mm))
 		return;
-	vma = find_vma(mm, fault_addr);
-	if (!vma || vma->vm_start > fault_addr || !ca_vma_ok(vma))
+	vma = find_vma(mm, w->addr);
+	if (!vma || vma->vm_start > w->addr || !ca_vma_ok(vma))
 		goto unlock;
 
-	rcu_read_lock();
-	p = ca_find(mm);
-	if (p) {
-		win = ca_window(p, fault_addr >> PAGE_SHIFT);
-		if (p->flags & COWLAB_CA_RANGE)
-			limit = p->end;
-	}
-	rcu_read_unlock();
-	if (!win)
-		goto unlock;
-
-	addr = (fault_addr & PAGE_MASK) + PAGE_SIZE;
-	end = min3(vma->vm_end, limit, addr + ((unsigned long)win << PAGE_SHIFT));
+	addr = (w->addr & PAGE_MASK) + PAGE_SIZE;
+	end = min3(vma->vm_end, w->limit, addr + ((unsigned long)w->window << PAGE_SHIFT));
 	for (; addr < end; addr += PAGE_SIZE) {
 		if (!ca_cow_candidate(vma, addr)) {
 			skipped++;
 			continue;
 		}
-		/* Never drops mmap_lock: @unlocked is NULL, so no VM_FAULT_RETRY. */
-		if (fixup_user_fault(mm, addr, FAULT_FLAG_WRITE, NULL)) {
+		/* Without FAULT_FLAG_ALLOW_RETRY it never drops mmap_lock: @vma stays valid. */
+		if (handle_mm_fault(vma, addr, FAULT_FLAG_WRITE, NULL) & VM_FAULT_ERROR) {
 			errors++;
 			break;
 		}
@@ -346,10 +344,9 @@ unlock:
 static void ca_work_fn(struct callback_head *cb)
 {
 	struct ca_work *w = container_of(cb, struct ca_work, cb);
-	unsigned long addr = w->addr;
 
+	ca_batch(w);
 	kmem_cache_free(ca_work_cache, w);
-	ca_batch(addr);
 	module_put(THIS_MODULE);
 }
 
@@ -359,9 +356,10 @@ static void ca_fault_probe(void *data, unsigned long address, struct pt_regs *re
 			   unsigned long error_code)
 {
 	struct mm_struct *mm = current->mm;
+	unsigned long limit = ULONG_MAX;
 	struct ca_policy *p;
 	struct ca_work *w;
-	bool hit = false;
+	u32 win = 0;
 
 	if (!atomic_read(&ca_nr) || !mm)
 		return;
@@ -372,10 +370,12 @@ static void ca_fault_probe(void *data, unsigned long address, struct pt_regs *re
 	p = ca_find(mm);
 	if (p && (!(p->flags & COWLAB_CA_RANGE) || (address >= p->start && address < p->end))) {
 		CA_COUNT(p, wp_faults, 1);
-		hit = true;
+		win = ca_window(p, address >> PAGE_SHIFT);
+		if (p->flags & COWLAB_CA_RANGE)
+			limit = p->end;
 	}
 	rcu_read_unlock();
-	if (!hit)
+	if (!win)
 		return;
 
 	w = kmem_cache_alloc(ca_work_cache, GFP_NOWAIT | __GFP_NOWARN);
@@ -387,6 +387,8 @@ static void ca_fault_probe(void *data, unsigned long address, struct pt_regs *re
 	}
 	init_task_work(&w->cb, ca_work_fn);
 	w->addr = address;
+	w->limit = limit;
+	w->window = win;
 	if (task_work_add(current, &w->cb, TWA_RESUME)) {
 		kmem_cache_free(ca_work_cache, w);
 		module_put(THIS_MODULE);
