@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ static const char *cpu_model(char *buf, size_t len)
 	return buf;
 }
 
+/* The CPU says it runs under a hypervisor (a cloud VM, a cowlab guest...). */
+static bool under_hypervisor(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	bool yes = false;
+
+	if (!f)
+		return false;
+	while (!yes && fgets(line, sizeof(line), f))
+		yes = !strncmp(line, "flags", 5) && strstr(line, " hypervisor");
+	fclose(f);
+	return yes;
+}
+
 static json_int_t swap_total_kb(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -89,7 +105,8 @@ json_t *cl_environment_json(void)
 			"mem_bytes", (json_int_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
 			"thp", first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp)),
 			"swap_kb", swap_total_kb());
-	json_object_set_new(env, "vm", json_boolean(getenv("COWLAB_GUEST") != NULL));
+	json_object_set_new(env, "cowlab_vm", json_boolean(getenv("COWLAB_GUEST") != NULL));
+	json_object_set_new(env, "hypervisor", json_boolean(under_hypervisor()));
 	json_object_set_new(env, "accel", getenv("COWLAB_ACCEL") ? json_string(getenv("COWLAB_ACCEL"))
 								 : json_null());
 	json_object_set_new(env, "kernel_name", getenv("COWLAB_KERNEL") ?

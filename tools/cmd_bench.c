@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowlab bench: run a suite of workloads and leave one results.json per kernel.
+ *
+ * --host runs the workloads here (each with -j, its output in logs/); the
+ * default, --vm, boots every pinned stock kernel with `cowlab vm` and runs
+ * `cowlab bench --host` inside, one vCPU (timings scatter when two emulated
+ * vCPUs compete with QEMU's own threads on a 2-core host).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "jsonout.h"
+#include "util.h"
+
+#define RESULTS_SCHEMA 1
+#define MAX_ARGS 24
+
+struct workload {
+	const char *name;	/* result name */
+	const char *bin;	/* program in the bin directory */
+	const char *args[MAX_ARGS];
+};
+
+static const struct workload quick[] = {
+	{ "cowbench", "cowbench", { "--size", "64M", "--reps", "5", "--modes",
+				    "off,16,adaptive64,populate" } },
+	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M", "--reps", "5" } },
+};
+
+static const struct workload full[] = {
+	{ "cowbench", "cowbench", { "--size", "256M", "--reps", "9", "--modes",
+				    "off,4,16,64,adaptive64,populate" } },
+	{ "cowbench_child", "cowbench", { "--size", "256M", "--reps", "5", "--writer", "child",
+					  "--modes", "off,16,adaptive64,populate" } },
+	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M,1G", "--reps", "10",
+				      "--layouts", "dense,sparse,fragmented" } },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cowlab bench [--suite quick|full] [WORKLOAD...] [--kernel K]... [--vm|--host]\n"
+		"                    [-o DIR] [--label L]\n\n"
+		"Run the benchmark suite and write results/<date>-<kernel>-<label>/results.json\n"
+		"(every raw sample, summaries, the environment), with each workload's log in logs/.\n\n"
+		"  --suite S      quick (default; under 10 minutes for both kernels) or full\n"
+		"  WORKLOAD       run only these (quick: cowbench forkbench; full: also cowbench_child)\n"
+		"  --kernel K     with --vm: only this pinned kernel (repeatable; default: all)\n"
+		"  --vm           in QEMU on the pinned stock kernels, module loaded (default)\n"
+		"  --host         here, on the running kernel (the module if it is loaded)\n"
+		"  -o DIR         results directory (with --vm: DIR/<kernel>)\n"
+		"  --label L      the results directory's label (default: the suite name)\n");
+}
+
+static const char *bin_dir(void)
+{
+	static char dir[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return ".";
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	return dir;
+}
+
+static int mkdirs(const char *path)
+{
+	char buf[PATH_MAX + 32], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(buf, 0755);
+			*p = '/';
+		}
+	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static void git_commit(char *buf, size_t len)
+{
+	char cmd[PATH_MAX + 128];
+	FILE *p;
+
+	snprintf(buf, len, "unknown");
+	snprintf(cmd, sizeof(cmd), "cd '%s' && git rev-parse --short=12 HEAD 2>/dev/null && "
+		 "{ git diff --quiet HEAD 2>/dev/null || echo dirty; }", cl_repo_root());
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	if (fgets(buf, (int)len, p)) {
+		char more[16];
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (fgets(more, sizeof(more), p) && !strncmp(more, "dirty", 5))
+			strncat(buf, "-dirty", len - strlen(buf) - 1);
+	}
+	pclose(p);
+}
+
+static void today(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+static int run_workload(const struct workload *w, const char *dir, json_t *results)
+{
+	char exe[PATH_MAX + 64], json[PATH_MAX + 64], log[PATH_MAX + 64];
+	const char *argv[MAX_ARGS + 4];
+	json_error_t jerr;
+	uint64_t t0 = cl_now_ns();
+	json_t *entry, *res;
+	int i, n = 0, status;
+	pid_t pid;
+
+	snprintf(exe, sizeof(exe), "%s/%s", bin_dir(), w->bin);
+	snprintf(json, sizeof(json), "%s/%s.json", dir, w->name);
+	snprintf(log, sizeof(log), "%s/logs/%s.log", dir, w->name);
+	argv[n++] = exe;
+	for (i = 0; i < MAX_ARGS && w->args[i]; i++)
+		argv[n++] = w->args[i];
+	argv[n++] = "-j";
+	argv[n++] = json;
+	argv[n] = NULL;
+
+	pid = fork();
+	if (pid == 0) {
+		FILE *f = freopen(log, "w", stdout);
+
+		if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+			_exit(126);
+		execv(exe, (char **)argv);
+		fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		status = -1;
+	entry = json_pack("{s:s, s:s, s:f}", "program", w->bin, "log", log + strlen(dir) + 1,
+			  "duration_s", (double)(cl_now_ns() - t0) / 1e9);
+	json_object_set_new(entry, "args", json_array());
+	for (i = 1; i < n - 2; i++)
+		json_array_append_new(json_object_get(entry, "args"), json_string(argv[i]));
+	res = json_load_file(json, 0, &jerr);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || !res) {
+		json_object_set_new(entry, "status", json_string("failed"));
+		json_object_set_new(entry, "reason", json_string(
+			!WIFEXITED(status) ? "killed by a signal" :
+			WEXITSTATUS(status) ? "non-zero exit (see its log)" : "no JSON written"));
+		json_decref(res);
+	} else {
+		json_object_set_new(entry, "status", json_string("ok"));
+		json_object_set_new(entry, "result", res);
+		unlink(json);	/* it lives on inside results.json */
+	}
+	json_object_set_new(results, w->name, entry);
+	return strcmp(json_string_value(json_object_get(entry, "status")), "ok") ? -1 : 0;
+}
+
+static int bench_host(const struct workload *suite, size_t n, char **only, int nonly,
+		      const char *suite_name, const char *dir, const char *label,
+		      const char *commit)
+{
+	char logs[PATH_MAX + 16], path[PATH_MAX + 16], when[32];
+	json_t *root, *wl;
+	uint64_t t0 = cl_now_ns();
+	size_t i;
+	int j, k = 0, total = 0, failed = 0;
+	time_t now = time(NULL);
+
+	snprintf(logs, sizeof(logs), "%s/logs", dir);
+	if (mkdirs(logs)) {
+		cl_err("bench: cannot create %s: %s", logs, strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0, total += !nonly; j < nonly; j++)
+			total += !strcmp(only[j], suite[i].name);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "schema", RESULTS_SCHEMA,
+			 "suite", suite_name, "label", label, "commit", commit, "started", when,
+			 "environment", cl_environment_json());
+	wl = json_object();
+	for (i = 0; i < n; i++) {
+		bool want = !nonly;
+		uint64_t w0 = cl_now_ns();
+
+		for (j = 0; j < nonly; j++)
+			want |= !strcmp(only[j], suite[i].name);
+		if (!want)
+			continue;
+		printf("bench: [%d/%d] %s ...\n", ++k, total, suite[i].name);
+		fflush(stdout);
+		if (run_workload(&suite[i], dir, wl))
+			failed++;
+		printf("bench: [%d/%d] %s %s in %.0f s (log: %s/logs/%s.log)\n", k, total,
+		       suite[i].name, failed ? "FAILED" : "done",
+		       (double)(cl_now_ns() - w0) / 1e9, dir, suite[i].name);
+		fflush(stdout);
+	}
+	json_object_set_new(root, "workloads", wl);
+	json_object_set_new(root, "duration_s", json_real((double)(cl_now_ns() - t0) / 1e9));
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	if (cl_json_write(root, path))
+		return 1;
+	json_decref(root);
+	printf("bench: results in %s\n", path);
+	return failed ? 1 : 0;
+}
+
+static int bench_vm(char **kernels, int nk, const char *suite_name, char **only, int nonly,
+		    const char *outdir, const char *label, const char *commit)
+{
+	char conf[PATH_MAX], line[256], date[16], dir[PATH_MAX], vmrun[PATH_MAX], all[16][32];
+	const char *argv[64];
+	int i, j, n, status, failed = 0, nall = 0;
+	FILE *f;
+
+	if (!nk) {
+		snprintf(conf, sizeof(conf), "%s/vm/kernels.conf", cl_repo_root());
+		f = fopen(conf, "r");
+		if (!f) {
+			cl_err("bench: cannot read %s", conf);
+			return 1;
+		}
+		while (fgets(line, sizeof(line), f) && nall < 16)
+			if (line[0] != '#' && sscanf(line, "%31s", all[nall]) == 1)
+				nall++;
+		fclose(f);
+	}
+	today(date, sizeof(date));
+	snprintf(vmrun, sizeof(vmrun), "%s/vm/run", cl_repo_root());
+	for (i = 0; i < (nk ? nk : nall); i++) {
+		const char *k = nk ? kernels[i] : all[i];
+
+		if (outdir)
+			snprintf(dir, sizeof(dir), "%s/%s", outdir, k);
+		else
+			snprintf(dir, sizeof(dir), "%s/results/%s-%s-%s", cl_repo_root(), date, k, label);
+		printf("bench: kernel %s -> %s\n", k, dir);
+		fflush(stdout);
+		n = 0;
+		argv[n++] = vmrun;
+		argv[n++] = "--kernel"; argv[n++] = k;
+		argv[n++] = "--cpus"; argv[n++] = "1";
+		argv[n++] = "--mem"; argv[n++] = "3G";
+		argv[n++] = "--timeout"; argv[n++] = "5400";
+		argv[n++] = "-o"; argv[n++] = dir;
+		argv[n++] = "--";
+		argv[n++] = "cowlab"; argv[n++] = "bench"; argv[n++] = "--host";
+		argv[n++] = "--suite"; argv[n++] = suite_name;
+		argv[n++] = "--label"; argv[n++] = label;
+		argv[n++] = "--commit"; argv[n++] = commit;
+		argv[n++] = "-o"; argv[n++] = "/host/out";
+		for (j = 0; j < nonly && n < 62; j++)
+			argv[n++] = only[j];
+		argv[n] = NULL;
+		if (fork() == 0) {
+			execv(vmrun, (char **)argv);
+			_exit(127);
+		}
+		wait(&status);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			cl_err("bench: kernel %s failed (exit %d); console log in %s/console.log", k,
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1, dir);
+			failed++;
+		}
+	}
+	return failed ? 1 : 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	enum { OPT_SUITE = 256, OPT_KERNEL, OPT_VM, OPT_HOST, OPT_LABEL, OPT_COMMIT };
+	static const struct option opts[] = {
+		{ "suite", required_argument, NULL, OPT_SUITE },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "vm", no_argument, NULL, OPT_VM },
+		{ "host", no_argument, NULL, OPT_HOST },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "commit", required_argument, NULL, OPT_COMMIT },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *suite_name = "quick", *label = NULL, *outdir = NULL;
+	char *kernels[16], commit[64] = "", dir[PATH_MAX], date[16];
+	const struct workload *suite;
+	int c, nk = 0, i, host = 0;
+	struct utsname u;
+	size_t n;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SUITE: suite_name = optarg; break;
+		case OPT_KERNEL:
+			if (nk == 16) {
+				cl_err("bench: too many --kernel");
+				return 2;
+			}
+			kernels[nk++] = optarg;
+			break;
+		case OPT_VM: host = 0; break;
+		case OPT_HOST: host = 1; break;
+		case OPT_LABEL: label = optarg; break;
+		case OPT_COMMIT: snprintf(commit, sizeof(commit), "%s", optarg); break;
+		case 'o': outdir = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!strcmp(suite_name, "quick")) {
+		suite = quick;
+		n = ARRAY_SIZE(quick);
+	} else if (!strcmp(suite_name, "full")) {
+		suite = full;
+		n = ARRAY_SIZE(full);
+	} else {
+		cl_err("bench: unknown suite '%s' (quick or full)", suite_name);
+		return 2;
+	}
+	for (i = optind; i < argc; i++) {
+		size_t k;
+
+		for (k = 0; k < n && strcmp(argv[i], suite[k].name); k++)
+			;
+		if (k == n) {
+			cl_err("bench: no workload '%s' in the %s suite", argv[i], suite_name);
+			return 2;
+		}
+	}
+	if (!label)
+		label = suite_name;
+	if (strchr(label, '/')) {
+		cl_err("bench: --label may not contain '/'");
+		return 2;
+	}
+	if (!commit[0])
+		git_commit(commit, sizeof(commit));
+	if (!host) {
+		if (getenv("COWLAB_GUEST")) {
+			cl_err("bench: inside the guest already; use --host");
+			return 2;
+		}
+		return bench_vm(kernels, nk, suite_name, argv + optind, argc - optind, outdir,
+				label, commit);
+	}
+	if (nk) {
+		cl_err("bench: --kernel goes with --vm (on the host the kernel is the running one)");
+		return 2;
+	}
+	if (!outdir) {
+		uname(&u);
+		today(date, sizeof(date));
+		snprintf(dir, sizeof(dir), "%s/results/%s-%s-%s", cl_repo_root(), date,
+			 getenv("COWLAB_KERNEL") ? getenv("COWLAB_KERNEL") : u.release, label);
+		outdir = dir;
+	}
+	return bench_host(suite, n, argv + optind, argc - optind, suite_name, outdir, label,
+			  commit);
+}
