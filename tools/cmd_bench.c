@@ -227,10 +227,84 @@ static int bench_host(const struct workload *suite, size_t n, char **only, int n
 	return failed ? 1 : 0;
 }
 
+/* Median of summary field @key of the first config matching (k1=v1, k2=v2, k3=v3). */
+static double conf_median(json_t *configs, const char *k1, const char *v1, const char *k2,
+			  const char *v2, const char *k3, const char *v3, const char *key)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(configs, i, c) {
+		if (strcmp(json_string_value(json_object_get(c, k1)) ?: "", v1) ||
+		    strcmp(json_string_value(json_object_get(c, k2)) ?: "", v2) ||
+		    (k3 && strcmp(json_string_value(json_object_get(c, k3)) ?: "", v3)))
+			continue;
+		return json_number_value(json_object_get(json_object_get(
+			json_object_get(c, "summary"), key), "median"));
+	}
+	return -1;
+}
+
+/* A few headline numbers from one results.json, for the end of a run. */
+static void headline(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	json_t *root, *cb, *fb;
+	json_error_t err;
+
+	if (snprintf(path, sizeof(path), "%s/results.json", dir) >= (int)sizeof(path))
+		return;
+	root = json_load_file(path, 0, &err);
+	if (!root) {
+		printf("  %s: no results.json (%s)\n", dir, err.text);
+		return;
+	}
+	printf("  %s\n", path);
+	cb = json_object_get(json_object_get(json_object_get(json_object_get(root, "workloads"),
+				"cowbench"), "result"), "configs");
+	if (cb) {
+		double t_off = conf_median(cb, "pattern", "seq", "mode", "off", NULL, NULL, "write_ms");
+		double t16 = conf_median(cb, "pattern", "seq", "mode", "16", NULL, NULL, "write_ms");
+		double tpop = conf_median(cb, "pattern", "seq", "mode", "populate", NULL, NULL, "write_ms");
+		double r_off = conf_median(cb, "pattern", "seq", "mode", "off", NULL, NULL, "traps_wp");
+		double r16 = conf_median(cb, "pattern", "seq", "mode", "16", NULL, NULL, "traps_wp");
+
+		if (t_off > 0 && t16 > 0 && tpop > 0)
+			printf("    cowbench seq: COW traps off %.0f, cow-ahead 16 %.0f (%+.1f%%); write time "
+			       "vs off: cow-ahead 16 %.3f, populate %.3f\n", r_off, r16,
+			       r_off > 0 ? 100 * (r16 - r_off) / r_off : 0, t16 / t_off, tpop / t_off);
+	}
+	fb = json_object_get(json_object_get(json_object_get(json_object_get(root, "workloads"),
+				"forkbench"), "result"), "configs");
+	if (fb) {
+		double f0 = conf_median(fb, "variant", "fork", "thp", "never", "layout", "dense", "call_us");
+		json_t *c, *last = NULL;
+		size_t i;
+
+		json_array_foreach(fb, i, c)	/* the largest dense 4K-page fork: the last one */
+			if (!strcmp(json_string_value(json_object_get(c, "variant")) ?: "", "fork") &&
+			    !strcmp(json_string_value(json_object_get(c, "thp")) ?: "", "never") &&
+			    !strcmp(json_string_value(json_object_get(c, "layout")) ?: "", "dense"))
+				last = c;
+		fb = last;
+		if (fb && f0 > 0)
+			printf("    forkbench: fork() %.0f MiB parent %.0f us (%.1fx the empty parent), "
+			       "page tables %lld kB\n",
+			       json_number_value(json_object_get(fb, "size_bytes")) / (1 << 20),
+			       json_number_value(json_object_get(json_object_get(json_object_get(fb,
+					"summary"), "call_us"), "median")),
+			       json_number_value(json_object_get(json_object_get(json_object_get(fb,
+					"summary"), "call_us"), "median")) / f0,
+			       (long long)json_integer_value(json_object_get(fb, "pte_kb")));
+	}
+	json_decref(root);
+}
+
 static int bench_vm(char **kernels, int nk, const char *suite_name, char **only, int nonly,
 		    const char *outdir, const char *label, const char *commit)
 {
 	char conf[PATH_MAX], line[256], date[16], dir[PATH_MAX], vmrun[PATH_MAX], all[16][32];
+	char done[16][PATH_MAX];
 	const char *argv[64];
 	int i, j, n, status, failed = 0, nall = 0;
 	FILE *f;
@@ -284,7 +358,11 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 			       WIFEXITED(status) ? WEXITSTATUS(status) : -1, dir);
 			failed++;
 		}
+		snprintf(done[i], sizeof(done[i]), "%s", dir);
 	}
+	printf("\nbench: results (timings inside QEMU TCG are emulated: compare ratios within one run)\n");
+	for (i = 0; i < (nk ? nk : nall); i++)
+		headline(done[i]);
 	return failed ? 1 : 0;
 }
 
