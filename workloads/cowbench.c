@@ -13,8 +13,10 @@
  * Counted per trial: traps (hardware page-fault exceptions of the writer, by
  * BPF on exceptions:page_fault_user), getrusage minor faults (which also
  * count faults handled on a trap's behalf), pages made writable ahead by the
- * module. Repetitions are interleaved across configurations, so drift hits
- * every mode alike; every raw sample goes to the JSON.
+ * module. Repetitions are interleaved across configurations, and within each
+ * repetition the configurations run in a fresh random (seeded) order, so
+ * neither drift nor what the previous trial left behind (freed memory, a
+ * cold cache) favours one mode; every raw sample goes to the JSON.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -511,9 +513,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (rep = 0; rep < (int)(opt.warmup + opt.reps); rep++) {
-		for (i = 0; i < nconf; i++) {
+		int perm[MAX_CONF], k;
+
+		/* A new order each repetition (Fisher-Yates, seeded: runs are repeatable). */
+		srand(4242 + rep);
+		for (k = 0; k < nconf; k++)
+			perm[k] = k;
+		for (k = nconf - 1; k > 0; k--) {
+			int j = rand() % (k + 1), t = perm[k];
+
+			perm[k] = perm[j];
+			perm[j] = t;
+		}
+		for (k = 0; k < nconf; k++) {
 			struct sample s;
 
+			i = perm[k];
 			if (confs[i].skip)
 				continue;
 			if (trial(&confs[i], idx, 1000 + rep, &s, sh)) {
@@ -536,10 +551,10 @@ int main(int argc, char **argv)
 	if (opt.json) {
 		root = json_pack("{s:s, s:i, s:o}", "workload", "cowbench", "schema", 1,
 				 "environment", cl_environment_json());
-		json_object_set_new(root, "params", json_pack("{s:I, s:i, s:i, s:i, s:s, s:b}",
+		json_object_set_new(root, "params", json_pack("{s:I, s:i, s:i, s:i, s:s, s:b, s:s}",
 			"size_bytes", (json_int_t)opt.size, "stride", opt.stride, "reps", opt.reps,
 			"warmup", opt.warmup, "writer", opt.child_writes ? "child" : "parent",
-			"thp", opt.thp));
+			"thp", opt.thp, "order", "shuffled per repetition, srand(4242 + rep)"));
 		json_object_set_new(root, "traps_counted", traps ? json_true() : json_string(traps_why));
 		arr = json_array();
 		for (i = 0; i < nconf; i++)
