@@ -11,6 +11,9 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
+# bpftool, depmod and modprobe live in sbin, which a non-login (CI) PATH may lack.
+export PATH := $(PATH):/usr/sbin:/sbin
+
 B        := build
 KERNELS  := $(shell awk '!/^\#/ && NF { print $$1 }' vm/kernels.conf)
 CACHE    := .cache
@@ -41,12 +44,13 @@ UT_BIN    := $(UT_SRC:tests/unit/%.c=$(B)/unit/%)
 MOD_SRC   := $(wildcard module/*.c module/*.h) module/Kbuild include/uapi/cowlab.h
 GUEST_BIN := $(B)/bin/cowlab $(WL_BIN) $(GT_BIN) $(GT_SH)
 
+DEBUG_K   := 6.12-debug
 KOS       := $(KERNELS:%=$(B)/k/%/cowlab.ko)
 KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: all help deps kernels modules module-host tools workloads bpf tests images \
-        check check-unit check-host check-guest bench clean distclean
+.PHONY: all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
+        check check-unit check-debug bench clean distclean
 
 all: deps tools workloads tests modules images
 	$(Q)ln -sfn $(B)/bin/cowlab cowlab
@@ -57,6 +61,7 @@ help:
 	@echo "make kernels    fetch the pinned stock kernels (vm/kernels.conf) into $(CACHE)/"
 	@echo "make modules    cowlab.ko for every pinned kernel; module-host for the running kernel"
 	@echo "make check      host unit tests + host BPF tests + guest suite on every pinned kernel"
+	@echo "make check-debug  the guest suite on a KASAN/lockdep/DEBUG_VM build of 6.12 (kernel-debug)"
 	@echo "make bench      the main job: cowlab bench --suite quick (in the VM)"
 	@echo "V=1             show commands"
 
@@ -73,6 +78,12 @@ kernels: $(KERNELS:%=$(CACHE)/kernels/%/.complete)
 
 $(CACHE)/kernels/%/.complete: vm/kernels.conf vm/fetch-kernels | $(CACHE)/deps.stamp
 	$(Q)vm/fetch-kernels $*
+
+# The debug kernel is built from source, not fetched (vm/build-debug-kernel).
+$(CACHE)/kernels/$(DEBUG_K)/.complete: vm/debug-kernel.config vm/build-debug-kernel | $(CACHE)/deps.stamp
+	$(Q)vm/build-debug-kernel
+
+kernel-debug: $(CACHE)/kernels/$(DEBUG_K)/.complete
 
 # ---- BPF -----------------------------------------------------------------
 # vmlinux.h: from the running kernel's BTF when it has one, else from the
@@ -138,6 +149,14 @@ $(B)/k/%/cowlab.ko: $(MOD_SRC) $(CACHE)/kernels/%/.complete
 
 modules: $(KOS)
 
+# The debug lane's deliberately buggy self-test module: never part of cowlab.ko.
+$(B)/k/$(DEBUG_K)/cowlab_buggy.ko: tests/debug/buggy.c tests/debug/Kbuild $(CACHE)/kernels/$(DEBUG_K)/.complete
+	$(call msg,KMOD,$@)
+	$(Q)rm -rf $(B)/k/$(DEBUG_K)/buggy && mkdir -p $(B)/k/$(DEBUG_K)/buggy
+	$(Q)cp tests/debug/buggy.c tests/debug/Kbuild $(B)/k/$(DEBUG_K)/buggy/
+	$(Q). $(CACHE)/kernels/$(DEBUG_K)/VERSION && $(MAKE) -s -C $$kdir M=$(CURDIR)/$(B)/k/$(DEBUG_K)/buggy modules
+	$(Q)cp $(B)/k/$(DEBUG_K)/buggy/cowlab_buggy.ko $@
+
 module-host:
 	@if [ -d $(HOST_KDIR) ]; then $(MAKE) -C module KDIR=$(HOST_KDIR); \
 	else echo "no headers for the running kernel at $(HOST_KDIR)"; exit 1; fi
@@ -160,6 +179,11 @@ check: all
 
 check-unit: tests
 	$(Q)tests/run-all --unit-only
+
+# The debug-kernel lane: the guest suite on 6.12-debug (KASAN, lockdep, DEBUG_VM, PAGE_TABLE_CHECK,
+# kmemleak), then the lane's self-test with a deliberately buggy module.
+check-debug: all $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowlab_buggy.ko
+	$(Q)tests/run-all --no-host --kernel $(DEBUG_K) --lane-selftest
 
 bench: all
 	$(Q)./cowlab bench --suite quick

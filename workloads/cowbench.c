@@ -47,7 +47,7 @@
 #define MAX_REPS 1000
 
 enum pattern { SEQ, RANDOM, STRIDE, NPATTERNS };
-static const char *pattern_names[] = { "seq", "random", "stride" };
+static const char *const pattern_names[] = { "seq", "random", "stride" };
 
 struct mode {
 	char name[24];
@@ -419,7 +419,7 @@ int main(int argc, char **argv)
 	struct shared_result *sh;
 	struct mode mlist[16];
 	int nmodes = 0, npat = 0, nconf = 0, c, i, rep;
-	enum pattern plist[NPATTERNS];
+	int plist[NPATTERNS];
 	char *tok, *save;
 	size_t *idx;
 	uint64_t v;
@@ -476,15 +476,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	opt.size &= ~(PAGE - 1);
-	for (tok = strtok_r(patterns, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < NPATTERNS && strcmp(tok, pattern_names[i]); i++)
-			;
-		if (i == NPATTERNS || npat == NPATTERNS) {
-			cl_err("bad pattern '%s' (seq, random, stride)", tok);
-			return 2;
-		}
-		plist[npat++] = i;
-	}
+	npat = cl_parse_choices(patterns, pattern_names, NPATTERNS, plist, NPATTERNS,
+				"pattern");
+	if (npat <= 0)
+		return 2;
 	for (tok = strtok_r(modes, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (nmodes == (int)ARRAY_SIZE(mlist) || parse_mode(tok, &mlist[nmodes])) {
 			cl_err("bad mode '%s' (off, N, adaptiveN with N 1..%d, populate)", tok,

@@ -47,9 +47,9 @@
 extern char **environ;
 
 enum variant { V_FORK, V_FORK_EXEC, V_VFORK_EXEC, V_SPAWN, V_CLONE_VM, NVARIANTS };
-static const char *variant_names[] = { "fork", "fork_exec", "vfork_exec", "spawn", "clone_vm" };
+static const char *const variant_names[] = { "fork", "fork_exec", "vfork_exec", "spawn", "clone_vm" };
 enum layout { L_DENSE, L_SPARSE, L_FRAG, NLAYOUTS };
-static const char *layout_names[] = { "dense", "sparse", "fragmented" };
+static const char *const layout_names[] = { "dense", "sparse", "fragmented" };
 
 static struct {
 	unsigned int reps, warmup;
@@ -213,23 +213,6 @@ static int one(enum variant v, double *call_us, double *total_us)
 	return 0;
 }
 
-static int parse_list(char *s, const char **names, int n, int *out, const char *what)
-{
-	char *tok, *save;
-	int k = 0, i;
-
-	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n && strcmp(tok, names[i]); i++)
-			;
-		if (i == n || k == n) {
-			cl_err("bad %s '%s'", what, tok);
-			return -1;
-		}
-		out[k++] = i;
-	}
-	return k;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -245,7 +228,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	static const char *thp_names[] = { "never", "always" };
+	static const char *const thp_names[] = { "never", "always" };
 	char sizes_s[256] = "0,16M,64M,256M,1G", var_s[128] = "fork,fork_exec,vfork_exec,spawn,clone_vm";
 	char lay_s[64] = "dense", thp_s[32] = "never,always", *tok, *save;
 	int vars[NVARIANTS], lays[NLAYOUTS], thps[2], nv, nl, nt, c, li, ti, vi, r;
@@ -287,9 +270,9 @@ int main(int argc, char **argv)
 		}
 		nsizes++;
 	}
-	nv = parse_list(var_s, variant_names, NVARIANTS, vars, "variant");
-	nl = parse_list(lay_s, layout_names, NLAYOUTS, lays, "layout");
-	nt = parse_list(thp_s, thp_names, 2, thps, "thp setting");
+	nv = cl_parse_choices(var_s, variant_names, NVARIANTS, vars, NVARIANTS, "variant");
+	nl = cl_parse_choices(lay_s, layout_names, NLAYOUTS, lays, NLAYOUTS, "layout");
+	nt = cl_parse_choices(thp_s, thp_names, 2, thps, 2, "thp setting");
 	if (nv <= 0 || nl <= 0 || nt <= 0)
 		return 2;
 	if (access(opt.exe, X_OK)) {

@@ -74,6 +74,24 @@ int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int cl_parse_choices(char *list, const char *const *names, int n, int *out, int max,
+		     const char *what)
+{
+	char *tok, *save;
+	int k = 0, i;
+
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < n && strcmp(tok, names[i]); i++)
+			;
+		if (i == n || k == max) {
+			cl_err("bad %s '%s'", what, tok);
+			return -1;
+		}
+		out[k++] = i;
+	}
+	return k;
+}
+
 uint64_t cl_now_ns(void)
 {
 	struct timespec ts;

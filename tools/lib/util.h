@@ -18,6 +18,13 @@ int cl_parse_size(const char *s, uint64_t *out);
 /* Whole number in [min, max]; -1 on bad input. */
 int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * Comma-separated names -> their indexes in names[0..n): "seq,stride" -> {0, 2}.
+ * At most @max entries; returns how many, or -1 after printing "bad WHAT 'x'".
+ */
+int cl_parse_choices(char *list, const char *const *names, int n, int *out, int max,
+		     const char *what);
+
 uint64_t cl_now_ns(void);
 
 /* The repository root, found from the running binary (build/bin/X -> ../..). */
