@@ -71,8 +71,8 @@ static bool starts_with_endbr(unsigned long addr)
 /* Normalise @addr to the start of @name and verify it is exactly that symbol. */
 static unsigned long check_function(const char *name, unsigned long addr)
 {
-	char sym[KSYM_SYMBOL_LEN];
-	char want[KSYM_NAME_LEN + 8];
+	char sym[KSYM_SYMBOL_LEN];	/* the only large buffer: kernel stacks are small */
+	size_t len = strlen(name);
 
 	if (!addr)
 		return 0;
@@ -81,8 +81,7 @@ static unsigned long check_function(const char *name, unsigned long addr)
 		addr -= 4;
 
 	sprint_symbol(sym, addr);
-	snprintf(want, sizeof(want), "%s+0x0/", name);
-	if (strncmp(sym, want, strlen(want))) {
+	if (strncmp(sym, name, len) || strncmp(sym + len, "+0x0/", 5)) {
 		pr_err("%s resolved to %s, not to the function start\n", name, sym);
 		return 0;
 	}

@@ -10,6 +10,7 @@
  *   mode=none   loads and unloads cleanly (the control).
  */
 #include <linux/gfp.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
