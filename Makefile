@@ -50,7 +50,7 @@ KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
 .PHONY: all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
-        check check-unit check-debug bench clean distclean
+        check check-fast check-unit check-debug bench clean distclean
 
 all: deps tools workloads tests modules images
 	$(Q)ln -sfn $(B)/bin/cowlab cowlab
@@ -60,8 +60,9 @@ help:
 	@echo "make deps       install missing Debian packages (run automatically)"
 	@echo "make kernels    fetch the pinned stock kernels (vm/kernels.conf) into $(CACHE)/"
 	@echo "make modules    cowlab.ko for every pinned kernel; module-host for the running kernel"
-	@echo "make check      host unit tests + host BPF tests + guest suite on every pinned kernel"
-	@echo "make check-debug  the guest suite on a KASAN/lockdep/DEBUG_VM build of 6.12 (kernel-debug)"
+	@echo "make check      all tests: host, VM harness, guest suite on 6.1, 6.12 and 6.12-debug"
+	@echo "make check-fast the same without the debug-kernel lane"
+	@echo "make check-debug  only the debug lane: guest suite on KASAN/lockdep 6.12, lane self-test"
 	@echo "make bench      the main job: cowlab bench --suite quick (in the VM)"
 	@echo "V=1             show commands"
 
@@ -173,9 +174,16 @@ $(B)/initramfs-user.cpio: $(GUEST_BIN) vm/init vm/guest-modprobe vm/mkinitramfs
 images: $(KCPIO) $(B)/initramfs-user.cpio
 
 # ---- tests and benchmarks ------------------------------------------------------------
-# KERNEL=6.1 limits the guest suite to one kernel.
-check: all
-	$(Q)tests/run-all $(if $(KERNEL),--kernel $(KERNEL))
+DEBUG_IMAGES := $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowlab_buggy.ko
+
+# The README's test command: host unit and BPF tests, the VM harness, the guest suite on every
+# pinned kernel and on the debug kernel, and the debug lane's self-test.
+# KERNEL=6.1 runs the guest suite on that kernel only; check-fast leaves out the debug lane.
+check: all $(if $(KERNEL),,$(DEBUG_IMAGES))
+	$(Q)tests/run-all $(if $(KERNEL),--kernel $(KERNEL),$(KERNELS:%=--kernel %) --kernel $(DEBUG_K) --lane-selftest)
+
+check-fast: all
+	$(Q)tests/run-all
 
 check-unit: tests
 	$(Q)tests/run-all --unit-only
