@@ -50,7 +50,7 @@
 #include "cowlab.h"
 
 /* X86_PF_SHSTK (6.6+); a shadow-stack fault is never a COW candidate. */
-#define COWLAB_PF_SHSTK		(1UL << 6)
+#define COWLAB_PF_SHSTK		BIT(6)
 #define CA_PF_WANT		(X86_PF_WRITE | X86_PF_PROT | X86_PF_USER)
 #define CA_PF_NOT		(X86_PF_RSVD | X86_PF_INSTR | X86_PF_PK | COWLAB_PF_SHSTK)
 #define CA_ADAPTIVE_START	2	/* first adaptive window, pages */
@@ -642,7 +642,9 @@ static void ca_unregister(void)
 	if (tp_fault)
 		tracepoint_probe_unregister(tp_fault, ca_fault_probe, NULL);
 	tracepoint_synchronize_unregister();
-	tp_exec = tp_fork = tp_fault = NULL;
+	tp_exec = NULL;
+	tp_fork = NULL;
+	tp_fault = NULL;
 }
 
 int cowlab_cowahead_init(void)

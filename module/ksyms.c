@@ -105,8 +105,7 @@ int cowlab_ksyms_init(void)
 
 	addr = check_function("kallsyms_lookup_name", kprobe_lookup("kallsyms_lookup_name"));
 	if (addr) {
-		static_call_update(cowlab_kallsyms_lookup_name,
-				   (typeof(&kallsyms_lookup_name))addr);
+		static_call_update(cowlab_kallsyms_lookup_name, (void *)addr);
 		have_lookup_name = true;
 	} else {
 		pr_info("kallsyms_lookup_name not found, resolving through kprobes only\n");
@@ -117,7 +116,7 @@ int cowlab_ksyms_init(void)
 		pr_err("required symbol ptrace_may_access not resolved; refusing to load\n");
 		return -ENOENT;
 	}
-	static_call_update(cowlab_ptrace_may_access, (typeof(&ptrace_may_access))addr);
+	static_call_update(cowlab_ptrace_may_access, (void *)addr);
 	return 0;
 }
 
