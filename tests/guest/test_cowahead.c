@@ -25,6 +25,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 #include <unistd.h>
 
 #include <uapi/cowlab.h>
@@ -518,6 +521,80 @@ out:
 	munmap(r, 64 * PAGE);
 }
 
+/*
+ * uffd-wp write protection is userfaultfd's, not COW: a resolver thread lifts
+ * it on the faulting page only; the pages after it must keep it.
+ */
+static int uffd_fd;
+
+static void *uffd_resolver(void *arg)
+{
+	struct pollfd pfd = { .fd = uffd_fd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 5000) != 1 || read(uffd_fd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return (void *)1;
+	{
+		struct uffdio_writeprotect wp = {
+			.range = { msg.arg.pagefault.address & ~(PAGE - 1), PAGE }, .mode = 0 };
+
+		return (void *)(long)(ioctl(uffd_fd, UFFDIO_WRITEPROTECT, &wp) != 0);
+	}
+}
+
+static void test_uffd_wp(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	struct cowlab_cowahead_stats st;
+	char *r = region(64, false);
+	int pm = open("/proc/self/pagemap", O_RDONLY), still = 0;
+	void *tret = (void *)1;
+	pthread_t t;
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		put(r, i, TAG_ORIG);
+	uffd_fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd_fd < 0 || ioctl(uffd_fd, UFFDIO_API, &api) ||
+	    !(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
+		tap_skip("userfaultfd write-protect unavailable");
+		goto out;
+	}
+	{
+		struct uffdio_register reg = { .range = { (uintptr_t)r, 64 * PAGE },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+		struct uffdio_writeprotect wp = { .range = { (uintptr_t)r, 64 * PAGE },
+						  .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+
+		if (ioctl(uffd_fd, UFFDIO_REGISTER, &reg) || ioctl(uffd_fd, UFFDIO_WRITEPROTECT, &wp)) {
+			tap_skip("userfaultfd write-protect registration failed: %s", strerror(errno));
+			goto out;
+		}
+	}
+	set_policy(0, 16, COWLAB_CA_RANGE, r, 64 * PAGE);
+	pthread_create(&t, NULL, uffd_resolver, NULL);
+	put(r, 0, TAG_A);		/* blocks until the resolver lifts page 0's protection */
+	pthread_join(t, &tret);
+	get_stats(0, &st);
+	for (i = 1; i <= 16; i++) {
+		uint64_t e = 0;
+
+		if (pread(pm, &e, 8, ((uintptr_t)r / PAGE + i) * 8) == 8 && (e >> 57 & 1))
+			still++;
+	}
+	tap_ok(tret == NULL && st.wp_faults == 1 && st.pages_broken == 0 && st.batches == 0 &&
+	       still == 16 && is(r, 0, TAG_A) && is(r, 1, TAG_ORIG),
+	       "uffd-wp left alone: %d of the next 16 pages still uffd-wp, %llu broken, %llu batches",
+	       still, (unsigned long long)st.pages_broken, (unsigned long long)st.batches);
+out:
+	set_policy(0, 0, 0, NULL, 0);
+	if (uffd_fd >= 0)
+		close(uffd_fd);
+	close(pm);
+	munmap(r, 64 * PAGE);
+}
+
 /* The child forks again: the grandchild inherits the policy; three private views. */
 static void test_grandchild(void)
 {
@@ -873,8 +950,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < ARRAY_SIZE_M(m); i++)
 		planned += 2 - (m[i].s == SWAP);
-	/* scenarios, holes 2, shared+softdirty 2, grandchild, vmsplice, inherit 4, bad 15, stress 2 */
-	tap_plan(planned + 2 + 2 + 1 + 1 + 4 + 15 + 2);
+	/* scenarios, holes 2, shared+softdirty 2, uffd-wp, grandchild, vmsplice, inherit 4, bad 15,
+	 * stress 2
+	 */
+	tap_plan(planned + 2 + 2 + 1 + 1 + 1 + 4 + 15 + 2);
 
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	shared_out = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -888,6 +967,7 @@ int main(int argc, char **argv)
 		scenario(m[i].s, m[i].p, m[i].child, m[i].w, m[i].f);
 	test_holes();
 	test_shared_and_softdirty();
+	test_uffd_wp();
 	test_grandchild();
 	test_vmsplice();
 	test_inherit_exec("/proc/self/exe");
