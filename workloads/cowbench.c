@@ -259,34 +259,25 @@ out:
 	return ret;
 }
 
-static double median_of(const struct conf *c, size_t off)
+/* Median over the samples of the field at @off: a double, or a uint64_t count. */
+static double median(const struct conf *c, size_t off, bool is_double)
 {
 	double v[MAX_REPS];
 	struct cl_summary s;
 	int i;
 
-	for (i = 0; i < c->n; i++)
-		v[i] = *(const double *)((const char *)&c->s[i] + off);
+	for (i = 0; i < c->n; i++) {
+		const char *f = (const char *)&c->s[i] + off;
+
+		v[i] = is_double ? *(const double *)f : (double)*(const uint64_t *)f;
+	}
 	if (cl_summarize(v, (size_t)c->n, &s))
 		return 0;
 	return s.median;
 }
 
-static double median_u64(const struct conf *c, size_t off)
-{
-	double v[MAX_REPS];
-	struct cl_summary s;
-	int i;
-
-	for (i = 0; i < c->n; i++)
-		v[i] = (double)*(const uint64_t *)((const char *)&c->s[i] + off);
-	if (cl_summarize(v, (size_t)c->n, &s))
-		return 0;
-	return s.median;
-}
-
-#define MED_MS(c) median_of(c, offsetof(struct sample, write_ms))
-#define MED(c, f) median_u64(c, offsetof(struct sample, f))
+#define MED_MS(c) median(c, offsetof(struct sample, write_ms), true)
+#define MED(c, f) median(c, offsetof(struct sample, f), false)
 
 static const struct conf *find_off(const struct conf *confs, int nconf, enum pattern pat)
 {
