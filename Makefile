@@ -21,8 +21,8 @@ CACHE    := .cache
 CC       := gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
-CFLAGS   := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
-            -Iinclude -Itools/lib -I$(B)/bpf
+CFLAGS   := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
+            -Iinclude -Itools/lib -Ibpf -I$(B)/bpf
 # Everything that runs in the guest is static: the guest is busybox only.
 LDSTATIC := -static
 LIBS     := -lbpf -lelf -lz -ljansson -lm
@@ -106,7 +106,7 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 bpf: $(BPF_SKEL)
 
 # ---- user space ------------------------------------------------------------
-$(B)/%.o: %.c $(wildcard tools/lib/*.h) include/uapi/cowlab.h | $(BPF_SKEL) $(CACHE)/deps.stamp
+$(B)/%.o: %.c $(wildcard tools/lib/*.h bpf/*.h) include/uapi/cowlab.h | $(BPF_SKEL) $(CACHE)/deps.stamp
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

@@ -49,6 +49,9 @@
 
 #include "cowlab.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* X86_PF_SHSTK (6.6+); a shadow-stack fault is never a COW candidate. */
 #define COWLAB_PF_SHSTK		BIT(6)
 #define CA_PF_WANT		(X86_PF_WRITE | X86_PF_PROT | X86_PF_USER)
@@ -297,7 +300,8 @@ static u32 ca_window(struct ca_policy *p, unsigned long fpage)
 	return win;
 }
 
-static void ca_batch(const struct ca_work *w)
+/* Returns the pages made writable. */
+static u64 ca_batch(const struct ca_work *w)
 {
 	struct mm_struct *mm = current->mm;
 	u64 broken = 0, skipped = 0, errors = 0;
@@ -306,9 +310,9 @@ static void ca_batch(const struct ca_work *w)
 	struct ca_policy *p;
 
 	if (!mm || (current->flags & PF_EXITING))
-		return;
+		return 0;
 	if (mmap_read_lock_killable(mm))
-		return;
+		return 0;
 	vma = find_vma(mm, w->addr);
 	if (!vma || vma->vm_start > w->addr || !ca_vma_ok(vma))
 		goto unlock;
@@ -339,13 +343,19 @@ static void ca_batch(const struct ca_work *w)
 	rcu_read_unlock();
 unlock:
 	mmap_read_unlock(mm);
+	return broken;
 }
 
 static void ca_work_fn(struct callback_head *cb)
 {
 	struct ca_work *w = container_of(cb, struct ca_work, cb);
+	u64 t0 = 0, broken;
 
-	ca_batch(w);
+	if (trace_cowlab_ca_batch_enabled())
+		t0 = ktime_get_ns();
+	broken = ca_batch(w);
+	if (t0)
+		trace_cowlab_ca_batch(w->addr, w->window, broken, ktime_get_ns() - t0);
 	kmem_cache_free(ca_work_cache, w);
 	module_put(THIS_MODULE);
 }

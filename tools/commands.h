@@ -8,5 +8,6 @@ int cmd_vm(int argc, char **argv);
 int cmd_cowahead(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

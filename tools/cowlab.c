@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "vm",       cmd_vm,       "run a command in QEMU on a pinned stock kernel with cowlab.ko" },
 	{ "cowahead", cmd_cowahead, "set, show or clear a process's cow-ahead policy; its counters" },
 	{ "exec",     cmd_exec,     "run a program with a cow-ahead policy (--cow-ahead=N[,adaptive])" },
+	{ "trace",    cmd_trace,    "fork, page-table copy, COW, fault, swap, reclaim latency (BPF)" },
 	{ "bench",    cmd_bench,    "run the benchmark suite (in the VM by default), write results.json" },
 };
 
