@@ -674,6 +674,12 @@ struct cl_probes *cl_probes_open(const struct cl_probe_opts *o, char *err, size_
 		errno = EPERM;
 		goto fail;
 	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, len, "this kernel has no BTF (/sys/kernel/btf/vmlinux): the CO-RE "
+			 "probes need a kernel built with CONFIG_DEBUG_INFO_BTF");
+		errno = ENOTSUP;
+		goto fail;
+	}
 
 	/* kprobe programs must at least load, or they would sink the whole object */
 	fd = trivial_prog(BPF_PROG_TYPE_KPROBE, 0, 0);
