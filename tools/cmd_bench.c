@@ -17,11 +17,13 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "jsonout.h"
+#include "probelib.h"
 #include "util.h"
 
 #define RESULTS_SCHEMA 1
@@ -31,21 +33,24 @@ struct workload {
 	const char *name;	/* result name */
 	const char *bin;	/* program in the bin directory */
 	const char *args[MAX_ARGS];
+	bool own_probes;	/* it attaches the probes itself: none around it */
 };
 
 static const struct workload quick[] = {
 	{ "cowbench", "cowbench", { "--size", "64M", "--reps", "5", "--modes",
-				    "off,16,adaptive64,populate" } },
-	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M", "--reps", "5" } },
+				    "off,16,adaptive64,populate" }, false },
+	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M", "--reps", "5" }, false },
+	{ "traceoverhead", "traceoverhead", { "--reps", "5" }, true },
 };
 
 static const struct workload full[] = {
 	{ "cowbench", "cowbench", { "--size", "256M", "--reps", "9", "--modes",
-				    "off,4,16,64,adaptive64,populate" } },
+				    "off,4,16,64,adaptive64,populate" }, false },
 	{ "cowbench_child", "cowbench", { "--size", "256M", "--reps", "5", "--writer", "child",
-					  "--modes", "off,16,adaptive64,populate" } },
+					  "--modes", "off,16,adaptive64,populate" }, false },
 	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M,1G", "--reps", "10",
-				      "--layouts", "dense,sparse,fragmented" } },
+				      "--layouts", "dense,sparse,fragmented" }, false },
+	{ "traceoverhead", "traceoverhead", { "--reps", "9" }, true },
 };
 
 static void usage(FILE *f)
@@ -56,12 +61,15 @@ static void usage(FILE *f)
 		"Run the benchmark suite and write results/<date>-<kernel>-<label>/results.json\n"
 		"(every raw sample, summaries, the environment), with each workload's log in logs/.\n\n"
 		"  --suite S      quick (default; under 10 minutes for both kernels) or full\n"
-		"  WORKLOAD       run only these (quick: cowbench forkbench; full: also cowbench_child)\n"
+		"  WORKLOAD       run only these (quick: cowbench forkbench traceoverhead;\n"
+		"                 full: also cowbench_child)\n"
 		"  --kernel K     with --vm: only this pinned kernel (repeatable; default: all)\n"
 		"  --vm           in QEMU on the pinned stock kernels, module loaded (default)\n"
 		"  --host         here, on the running kernel (the module if it is loaded)\n"
 		"  -o DIR         results directory (with --vm: DIR/<kernel>)\n"
-		"  --label L      the results directory's label (default: the suite name)\n");
+		"  --label L      the results directory's label (default: the suite name)\n"
+		"  --probes LIST  BPF probes attached around each workload (cowlab trace --help),\n"
+		"                 or none (default: all but faults)\n");
 }
 
 static const char *bin_dir(void)
@@ -123,14 +131,24 @@ static void today(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d", &tm);
 }
 
+/*
+ * Probes attached around each workload (its pid and descendants): everything
+ * but "faults", which would hook every page fault the workload times.
+ */
+static uint32_t probe_mask = ~((1U << CL_P_FAULTS) | ~((1U << CL_P_NR) - 1));
+
+static const char *probes_arg;	/* --probes, passed on into the VM */
+
 static int run_workload(const struct workload *w, const char *dir, json_t *results)
 {
 	char exe[PATH_MAX + 64], json[PATH_MAX + 64], log[PATH_MAX + 64];
 	const char *argv[MAX_ARGS + 4];
 	json_error_t jerr;
 	uint64_t t0 = cl_now_ns();
-	json_t *entry, *res;
-	int i, n = 0, status;
+	json_t *entry, *res, *bpf;
+	struct cl_probes *probes = NULL;
+	int i, n = 0, status, go[2];
+	char err[1024];
 	pid_t pid;
 
 	snprintf(exe, sizeof(exe), "%s/%s", bin_dir(), w->bin);
@@ -143,20 +161,57 @@ static int run_workload(const struct workload *w, const char *dir, json_t *resul
 	argv[n++] = json;
 	argv[n] = NULL;
 
+	if (pipe(go))
+		return -1;
 	pid = fork();
 	if (pid == 0) {
 		FILE *f = freopen(log, "w", stdout);
+		char c;
 
-		if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+		close(go[1]);
+		/* wait until the probes follow this pid */
+		if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0 || read(go[0], &c, 1) != 1)
 			_exit(126);
+		close(go[0]);
 		execv(exe, (char **)argv);
 		fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
+	close(go[0]);
+	bpf = json_object();
+	if (pid > 0 && probe_mask && !w->own_probes) {
+		struct cl_probe_opts po = { .pid = pid, .mask = probe_mask };
+
+		probes = cl_probes_open(&po, err, sizeof(err));
+		if (!probes) {
+			json_object_set_new(bpf, "status", json_string("unavailable"));
+			json_object_set_new(bpf, "reason", json_string(err));
+		}
+	} else {
+		json_object_set_new(bpf, "status", json_string("off"));
+	}
+	if (pid > 0 && write(go[1], "g", 1) != 1)
+		kill(pid, SIGKILL);
+	close(go[1]);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		status = -1;
+	if (probes) {
+		struct cl_snapshot *snap = calloc(1, sizeof(*snap));
+
+		if (snap && !cl_probes_read(probes, snap)) {
+			json_object_set_new(bpf, "status", json_string("ok"));
+			json_object_set_new(bpf, "probes", cl_probes_status_json(probes));
+			json_object_update(bpf, cl_snapshot_json(probes, snap));
+		} else {
+			json_object_set_new(bpf, "status", json_string("unavailable"));
+			json_object_set_new(bpf, "reason", json_string("reading the histograms failed"));
+		}
+		free(snap);
+		cl_probes_close(probes);
+	}
 	entry = json_pack("{s:s, s:s, s:f}", "program", w->bin, "log", log + strlen(dir) + 1,
 			  "duration_s", (double)(cl_now_ns() - t0) / 1e9);
+	json_object_set_new(entry, "bpf", bpf);
 	json_object_set_new(entry, "args", json_array());
 	for (i = 1; i < n - 2; i++)
 		json_array_append_new(json_object_get(entry, "args"), json_string(argv[i]));
@@ -345,6 +400,10 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 		argv[n++] = "--label"; argv[n++] = label;
 		argv[n++] = "--commit"; argv[n++] = commit;
 		argv[n++] = "-o"; argv[n++] = "/host/out";
+		if (probes_arg) {
+			argv[n++] = "--probes";
+			argv[n++] = probes_arg;
+		}
 		for (j = 0; j < nonly && n < 62; j++)
 			argv[n++] = only[j];
 		argv[n] = NULL;
@@ -368,7 +427,7 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { OPT_SUITE = 256, OPT_KERNEL, OPT_VM, OPT_HOST, OPT_LABEL, OPT_COMMIT };
+	enum { OPT_SUITE = 256, OPT_KERNEL, OPT_VM, OPT_HOST, OPT_LABEL, OPT_COMMIT, OPT_PROBES };
 	static const struct option opts[] = {
 		{ "suite", required_argument, NULL, OPT_SUITE },
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -376,11 +435,13 @@ int cmd_bench(int argc, char **argv)
 		{ "host", no_argument, NULL, OPT_HOST },
 		{ "label", required_argument, NULL, OPT_LABEL },
 		{ "commit", required_argument, NULL, OPT_COMMIT },
+		{ "probes", required_argument, NULL, OPT_PROBES },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *suite_name = "quick", *label = NULL, *outdir = NULL;
+	char perr[512];
 	char *kernels[16], commit[64] = "", dir[PATH_MAX], date[16];
 	const struct workload *suite;
 	int c, nk = 0, i, host = 0;
@@ -402,6 +463,15 @@ int cmd_bench(int argc, char **argv)
 		case OPT_HOST: host = 1; break;
 		case OPT_LABEL: label = optarg; break;
 		case OPT_COMMIT: snprintf(commit, sizeof(commit), "%s", optarg); break;
+		case OPT_PROBES:
+			probes_arg = optarg;
+			if (!strcmp(optarg, "none")) {
+				probe_mask = 0;
+			} else if (cl_probe_parse(optarg, &probe_mask, perr, sizeof(perr))) {
+				cl_err("bench: %s", perr);
+				return 2;
+			}
+			break;
 		case 'o': outdir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -163,7 +163,7 @@ int cmd_trace(int argc, char **argv)
 	struct cl_snapshot *prev, *cur;
 	double dur = 0, ival = 0;
 	bool json = false, list = false;
-	int go[2] = { -1, -1 }, opt, status = 0, rc = 0;
+	int go[2] = { -1, -1 }, ready[2], opt, status = 0, rc = 0;
 	pid_t child = 0;
 	struct cl_probes *p;
 	struct sigaction sa;
@@ -239,7 +239,7 @@ int cmd_trace(int argc, char **argv)
 
 	if (optind < argc && !list) {
 		/* the command waits on a pipe until the probes are attached */
-		if (pipe(go))
+		if (pipe(go) || pipe(ready))
 			return 1;
 		child = fork();
 		if (child < 0) {
@@ -250,7 +250,9 @@ int cmd_trace(int argc, char **argv)
 			char c;
 
 			close(go[1]);
-			if (read(go[0], &c, 1) != 1)
+			close(ready[0]);
+			/* parked before the probes attach: what they see starts at read()'s return */
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
 				_exit(127);
 			close(go[0]);
 			signal(SIGINT, SIG_DFL);
@@ -260,6 +262,17 @@ int cmd_trace(int argc, char **argv)
 			_exit(127);
 		}
 		close(go[0]);
+		close(ready[1]);
+		{
+			char c;
+
+			if (read(ready[0], &c, 1) != 1) {
+				cl_err("the command's process died before it started");
+				waitpid(child, NULL, 0);
+				return 1;
+			}
+			close(ready[0]);
+		}
 		o.pid = child;
 	}
 

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * traceoverhead: what cowlab's probes cost the traced workload. Two loops,
+ * each timed in alternating blocks with the probes detached and attached
+ * (off, on, off, on, ...: drift hits both alike), in one process:
+ *   fork  fork() + child exit + wait, parent of --size (default 16 MiB);
+ *   cow   fork a child that waits, write every page of --size, release it.
+ * Probes: every one this kernel allows (cowlab trace's default), no filter.
+ * Reports the median time per operation of each and the overhead, text and
+ * JSON (-j). Targets from the BPF issue: <= 2% on fork, <= 5% on cow.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "jsonout.h"
+#include "probelib.h"
+#include "stats.h"
+#include "util.h"
+
+struct loop {
+	const char *name;
+	int ops;		/* operations per block */
+	double *off, *on;	/* ns per operation, one per block */
+};
+
+static char *mem;
+static size_t size;
+
+static void touch_all(char v)
+{
+	size_t i;
+
+	for (i = 0; i < size; i += 4096)
+		mem[i] = v;
+}
+
+static int fork_block(int ops)
+{
+	int i, st;
+
+	for (i = 0; i < ops; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			return -1;
+		if (!p)
+			_exit(0);
+		if (waitpid(p, &st, 0) != p)
+			return -1;
+	}
+	return 0;
+}
+
+static int cow_block(int ops)
+{
+	int i, st, go[2];
+	char c = 0;
+
+	for (i = 0; i < ops; i++) {
+		pid_t p;
+
+		if (pipe(go))
+			return -1;
+		p = fork();
+		if (p < 0)
+			return -1;
+		if (!p)
+			_exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+		touch_all((char)i);
+		if (write(go[1], &c, 1) != 1 || waitpid(p, &st, 0) != p)
+			return -1;
+		close(go[0]);
+		close(go[1]);
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: traceoverhead [--size SIZE] [--reps N] [--fork-ops N] [--cow-ops N] [--probes LIST]\n"
+"                     [-j FILE]\n"
+"  --size SIZE     parent memory, written before the loops (default 16M)\n"
+"  --reps N        blocks with the probes off and as many on, alternating (default 7)\n"
+"  --fork-ops N    forks per block (default 100)\n"
+"  --cow-ops N     fork + write-all rounds per block (default 4)\n"
+"  --probes LIST   probes to attach (default all; see cowlab trace --help)\n"
+"  -j FILE         JSON result (default: none; - for stdout)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "size", required_argument, NULL, 's' }, { "reps", required_argument, NULL, 'r' },
+		{ "fork-ops", required_argument, NULL, 'f' }, { "cow-ops", required_argument, NULL, 'c' },
+		{ "probes", required_argument, NULL, 'P' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cl_probe_opts po = { 0 };
+	struct loop loops[2] = { { "fork", 100, NULL, NULL }, { "cow", 4, NULL, NULL } };
+	uint64_t reps = 7, v, sz = 16 << 20;
+	const char *out = NULL;
+	json_t *res, *jl;
+	char err[2048];
+	int opt, l, r;
+
+	cl_set_prog("traceoverhead");
+	while ((opt = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (cl_parse_size(optarg, &sz) || sz < 4096) {
+				cl_err("bad --size '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			if (cl_parse_u64(optarg, 1, 1000, &reps)) {
+				cl_err("bad --reps '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'f':
+		case 'c':
+			if (cl_parse_u64(optarg, 1, 1000000, &v)) {
+				cl_err("bad --%s '%s'", opt == 'f' ? "fork-ops" : "cow-ops", optarg);
+				return 2;
+			}
+			loops[opt == 'c'].ops = (int)v;
+			break;
+		case 'P':
+			if (cl_probe_parse(optarg, &po.mask, err, sizeof(err))) {
+				cl_err("%s", err);
+				return 2;
+			}
+			break;
+		case 'j':
+			out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	size = sz;
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		cl_err("mmap %zu bytes: %s", size, strerror(errno));
+		return 1;
+	}
+	touch_all(1);
+	for (l = 0; l < 2; l++) {
+		loops[l].off = calloc(reps, sizeof(double));
+		loops[l].on = calloc(reps, sizeof(double));
+	}
+	/* a first block of each, untimed: page cache, caches, allocator */
+	if (fork_block(loops[0].ops / 4 + 1) || cow_block(1)) {
+		cl_err("fork: %s", strerror(errno));
+		return 1;
+	}
+	for (r = 0; r < (int)reps; r++) {
+		int on;
+
+		for (on = 0; on < 2; on++) {
+			struct cl_probes *p = NULL;
+
+			if (on) {
+				p = cl_probes_open(&po, err, sizeof(err));
+				if (!p) {
+					cl_err("%s", err);
+					return 1;
+				}
+			}
+			for (l = 0; l < 2; l++) {
+				uint64_t t0 = cl_now_ns();
+				int e = l ? cow_block(loops[l].ops) : fork_block(loops[l].ops);
+
+				if (e) {
+					cl_err("%s loop: %s", loops[l].name, strerror(errno));
+					return 1;
+				}
+				(on ? loops[l].on : loops[l].off)[r] =
+					(double)(cl_now_ns() - t0) / loops[l].ops;
+			}
+			cl_probes_close(p);
+		}
+		fprintf(stderr, "\rtraceoverhead: %d/%d", r + 1, (int)reps);
+	}
+	fprintf(stderr, "\n");
+
+	res = json_object();
+	jl = json_object();
+	printf("probe overhead, %llu MiB parent, %llu blocks each, median per operation:\n",
+	       (unsigned long long)(sz >> 20), (unsigned long long)reps);
+	for (l = 0; l < 2; l++) {
+		struct cl_summary a, b;
+		double ov;
+
+		cl_summarize(loops[l].off, reps, &a);
+		cl_summarize(loops[l].on, reps, &b);
+		ov = 100.0 * (b.median / a.median - 1);
+		printf("  %-5s off %10.1f us  on %10.1f us  overhead %+5.1f%%  (target %s)  "
+		       "spread off %.1f%%\n", loops[l].name, a.median / 1e3, b.median / 1e3, ov,
+		       l ? "<= 5%" : "<= 2%", 100.0 * (a.max - a.min) / a.median);
+		json_object_set_new(jl, loops[l].name, json_pack("{s:i,s:o,s:o,s:f,s:f}",
+			"ops_per_block", loops[l].ops,
+			"off_ns", cl_summary_json(loops[l].off, reps),
+			"on_ns", cl_summary_json(loops[l].on, reps),
+			"overhead_pct", ov, "target_pct", l ? 5.0 : 2.0));
+	}
+	json_object_set_new(res, "schema", json_integer(1));
+	json_object_set_new(res, "workload", json_string("traceoverhead"));
+	json_object_set_new(res, "size_bytes", json_integer((json_int_t)sz));
+	json_object_set_new(res, "reps", json_integer((json_int_t)reps));
+	json_object_set_new(res, "loops", jl);
+	json_object_set_new(res, "environment", cl_environment_json());
+	{
+		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
+
+		if (p) {
+			json_object_set_new(res, "probes", cl_probes_status_json(p));
+			cl_probes_close(p);
+		}
+	}
+	if (out && cl_json_write(res, out))
+		return 1;
+	json_decref(res);
+	return 0;
+}
