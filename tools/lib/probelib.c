@@ -915,6 +915,31 @@ int cl_probes_read(struct cl_probes *p, struct cl_snapshot *s)
 	return 0;
 }
 
+int cl_probes_run_time(const struct cl_probes *p, uint64_t *ns, uint64_t *runs)
+{
+	struct bpf_program *pg;
+
+	*ns = *runs = 0;
+	bpf_object__for_each_program(pg, p->skel->obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(pg);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		*ns += info.run_time_ns;
+		*runs += info.run_cnt;
+	}
+	return 0;
+}
+
+int cl_bpf_stats_enable(void)
+{
+	return bpf_enable_stats(BPF_STATS_RUN_TIME);
+}
+
 void cl_probes_close(struct cl_probes *p)
 {
 	if (!p)

@@ -77,6 +77,14 @@ int cl_probes_track(struct cl_probes *p, pid_t pid);
 /* Totals since open, summed over CPUs. */
 int cl_probes_read(struct cl_probes *p, struct cl_snapshot *s);
 void cl_probes_close(struct cl_probes *p);
+/*
+ * Time spent in the probes' BPF programs and how many times they ran, summed
+ * over every loaded program; counted only while BPF run-time statistics are
+ * on (cl_bpf_stats_enable()). 0 on success.
+ */
+int cl_probes_run_time(const struct cl_probes *p, uint64_t *ns, uint64_t *runs);
+/* Turn on BPF run-time statistics for as long as the returned fd is open; -1 on failure. */
+int cl_bpf_stats_enable(void);
 
 /* {"probes": {name: {"method","target","reason"}}, ...} pieces for JSON output */
 struct json_t *cl_probes_status_json(const struct cl_probes *p);
