@@ -40,7 +40,21 @@ static const struct workload quick[] = {
 	{ "cowbench", "cowbench", { "--size", "64M", "--reps", "5", "--modes",
 				    "off,16,adaptive64,populate" }, false },
 	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M", "--reps", "5" }, false },
+	{ "forkchain", "forkchain", { "--size", "16M", "--depths", "1,4,16", "--reps", "3" }, false },
+	{ "swapbench", "swapbench", { "--setup-zram", "512M", "--limit", "32M", "--wss", "48M",
+				      "--passes", "2" }, false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "5" }, true },
+};
+
+/* Seconds, for CI on any host: every workload that needs neither the module nor swap. */
+static const struct workload smoke[] = {
+	{ "cowbench", "cowbench", { "--size", "4M", "--reps", "2", "--modes", "off,populate" },
+	  false },
+	{ "forkbench", "forkbench", { "--sizes", "0,4M", "--reps", "2", "--variants",
+				      "fork,spawn" }, false },
+	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "2" }, false },
+	{ "traceoverhead", "traceoverhead", { "--reps", "2", "--fork-ops", "10", "--cow-ops", "1",
+					      "--size", "4M" }, true },
 };
 
 static const struct workload full[] = {
@@ -50,6 +64,10 @@ static const struct workload full[] = {
 					  "--modes", "off,16,adaptive64,populate" }, false },
 	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M,1G", "--reps", "10",
 				      "--layouts", "dense,sparse,fragmented" }, false },
+	{ "forkchain", "forkchain", { "--size", "64M", "--depths", "1,2,4,8,16", "--reps", "5" },
+	  false },
+	{ "swapbench", "swapbench", { "--setup-zram", "1G", "--limit", "128M", "--wss", "192M",
+				      "--passes", "3" }, false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "9" }, true },
 };
 
@@ -60,9 +78,10 @@ static void usage(FILE *f)
 		"                    [-o DIR] [--label L]\n\n"
 		"Run the benchmark suite and write results/<date>-<kernel>-<label>/results.json\n"
 		"(every raw sample, summaries, the environment), with each workload's log in logs/.\n\n"
-		"  --suite S      quick (default; under 10 minutes for both kernels) or full\n"
-		"  WORKLOAD       run only these (quick: cowbench forkbench traceoverhead;\n"
-		"                 full: also cowbench_child)\n"
+		"  --suite S      quick (default; under 10 minutes for both kernels), full, or\n"
+		"                 smoke (seconds; what needs neither the module nor swap: for CI)\n"
+		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
+		"                 traceoverhead; full: also cowbench_child)\n"
 		"  --kernel K     with --vm: only this pinned kernel (repeatable; default: all)\n"
 		"  --vm           in QEMU on the pinned stock kernels, module loaded (default)\n"
 		"  --host         here, on the running kernel (the module if it is loaded)\n"
@@ -483,8 +502,11 @@ int cmd_bench(int argc, char **argv)
 	} else if (!strcmp(suite_name, "full")) {
 		suite = full;
 		n = ARRAY_SIZE(full);
+	} else if (!strcmp(suite_name, "smoke")) {
+		suite = smoke;
+		n = ARRAY_SIZE(smoke);
 	} else {
-		cl_err("bench: unknown suite '%s' (quick or full)", suite_name);
+		cl_err("bench: unknown suite '%s' (quick, full or smoke)", suite_name);
 		return 2;
 	}
 	for (i = optind; i < argc; i++) {

@@ -8,7 +8,7 @@
  * Probes: every one this kernel allows (cowlab trace's default), no filter.
  * Reports the median time per operation of each and the overhead: the median
  * of the paired on/off ratios with its distribution-free 95% confidence
- * interval; text and JSON (-j). With BPF run-time statistics on (root), it
+ * interval; text and JSON (-j). With --bpf-stats (kernel BPF run-time statistics), it
  * also reports the share of the "on" time spent inside the BPF programs (every
  * process's events: an exact upper bound of what the programs themselves
  * cost; the statistics add two clock reads per program run to "on" blocks).
@@ -123,12 +123,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: traceoverhead [--size SIZE] [--reps N] [--fork-ops N] [--cow-ops N] [--probes LIST]\n"
-"                     [-j FILE]\n"
+"                     [--bpf-stats] [-j FILE]\n"
 "  --size SIZE     parent memory, written before the loops (default 16M)\n"
 "  --reps N        blocks with the probes off and as many on, alternating (default 7)\n"
 "  --fork-ops N    forks per block (default 100)\n"
 "  --cow-ops N     fork + write-all rounds per block (default 4)\n"
 "  --probes LIST   probes to attach (default all; see cowlab trace --help)\n"
+"  --bpf-stats     also report the time spent inside the BPF programs (kernel BPF\n"
+"                  run-time statistics, which add two clock reads per program run)\n"
 "  -j FILE         JSON result (default: none; - for stdout)\n");
 }
 
@@ -138,15 +140,16 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' }, { "reps", required_argument, NULL, 'r' },
 		{ "fork-ops", required_argument, NULL, 'f' }, { "cow-ops", required_argument, NULL, 'c' },
 		{ "probes", required_argument, NULL, 'P' }, { "help", no_argument, NULL, 'h' },
+		{ "bpf-stats", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cl_probe_opts po = { 0 };
 	struct loop loops[2] = { { .name = "fork", .ops = 100 }, { .name = "cow", .ops = 4 } };
 	uint64_t reps = 7, v, sz = 16 << 20;
 	const char *out = NULL;
-	json_t *res, *jl;
+	json_t *res, *jl, *samples;
 	char err[2048];
-	int opt, l, r, stats_fd;
+	int opt, l, r, stats_fd, bpf_stats = 0;
 
 	cl_set_prog("traceoverhead");
 	while ((opt = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
@@ -177,6 +180,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'S':
+			bpf_stats = 1;
+			break;
 		case 'j':
 			out = optarg;
 			break;
@@ -195,7 +201,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	touch_all(1);
-	stats_fd = cl_bpf_stats_enable();	/* per-program run time, while open */
+	/* per-program run time, while the fd is open; it costs the "on" blocks two clock reads per run */
+	stats_fd = bpf_stats ? cl_bpf_stats_enable() : -1;
+	if (bpf_stats && stats_fd < 0)
+		cl_err("BPF run-time statistics unavailable: %s", strerror(errno));
 	for (l = 0; l < 2; l++) {
 		loops[l].off = calloc(reps, sizeof(double));
 		loops[l].on = calloc(reps, sizeof(double));
@@ -220,6 +229,14 @@ int main(int argc, char **argv)
 					cl_err("%s", err);
 					return 1;
 				}
+			}
+			/*
+			 * Untimed first: attaching and detaching patch kernel text, and
+			 * an emulator (QEMU TCG) then re-translates the code it runs.
+			 */
+			if (fork_block(loops[0].ops / 4 + 1) || cow_block(1)) {
+				cl_err("warm-up: %s", strerror(errno));
+				return 1;
 			}
 			for (l = 0; l < 2; l++) {
 				uint64_t t0 = cl_now_ns(), ns0 = 0, n0 = 0, ns1, n1, dt;
@@ -247,7 +264,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "\n");
 
 	res = json_object();
-	jl = json_object();
+	jl = json_array();
 	printf("probe overhead, %llu MiB parent, %llu blocks each, median per operation:\n",
 	       (unsigned long long)(sz >> 20), (unsigned long long)reps);
 	for (l = 0; l < 2; l++) {
@@ -276,10 +293,14 @@ int main(int argc, char **argv)
 			       "operation, %.0f ns per run)\n", bpf_pct,
 			       (double)loops[l].runs / (reps * loops[l].ops),
 			       loops[l].runs ? loops[l].bpf_ns / loops[l].runs : 0);
-		json_object_set_new(jl, loops[l].name, json_pack("{s:i,s:o,s:o,s:f,s:f,s:f,s:f,s:f,s:I}",
-			"ops_per_block", loops[l].ops,
-			"off_ns", cl_summary_json(loops[l].off, reps),
-			"on_ns", cl_summary_json(loops[l].on, reps),
+		samples = json_array();
+		for (r = 0; r < (int)reps; r++)
+			json_array_append_new(samples, json_pack("{s:f,s:f}", "off_ns_per_op",
+					      loops[l].off[r], "on_ns_per_op", loops[l].on[r]));
+		json_array_append_new(jl, json_pack("{s:s,s:i,s:o,s:{s:o,s:o},s:f,s:f,s:f,s:f,s:f,s:I}",
+			"loop", loops[l].name, "ops_per_block", loops[l].ops, "samples", samples,
+			"summary", "off_ns_per_op", cl_summary_json(loops[l].off, reps),
+			"on_ns_per_op", cl_summary_json(loops[l].on, reps),
 			"overhead_pct", ov, "ci95_low_pct", 100 * (lo - 1), "ci95_high_pct",
 			100 * (hi - 1), "target_pct", l ? 5.0 : 2.0,
 			"bpf_time_pct", stats_fd >= 0 ? bpf_pct : -1.0,
@@ -290,7 +311,7 @@ int main(int argc, char **argv)
 	json_object_set_new(res, "workload", json_string("traceoverhead"));
 	json_object_set_new(res, "size_bytes", json_integer((json_int_t)sz));
 	json_object_set_new(res, "reps", json_integer((json_int_t)reps));
-	json_object_set_new(res, "loops", jl);
+	json_object_set_new(res, "configs", jl);
 	json_object_set_new(res, "environment", cl_environment_json());
 	{
 		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
