@@ -43,6 +43,8 @@ static const struct workload quick[] = {
 	{ "forkchain", "forkchain", { "--size", "16M", "--depths", "1,4,16", "--reps", "3" }, false },
 	{ "swapbench", "swapbench", { "--setup-zram", "512M", "--limit", "32M", "--wss", "48M",
 				      "--passes", "2" }, false },
+	{ "redisbgsave", "redisbgsave", { "--keys", "50000", "--writes", "10000", "--reps", "3" },
+	  false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "5" }, true },
 };
 
@@ -68,6 +70,8 @@ static const struct workload full[] = {
 	  false },
 	{ "swapbench", "swapbench", { "--setup-zram", "1G", "--limit", "128M", "--wss", "192M",
 				      "--passes", "3" }, false },
+	{ "redisbgsave", "redisbgsave", { "--keys", "500000", "--writes", "100000", "--reps", "5" },
+	  false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "9" }, true },
 };
 
@@ -81,7 +85,7 @@ static void usage(FILE *f)
 		"  --suite S      quick (default; under 10 minutes for both kernels), full, or\n"
 		"                 smoke (seconds; what needs neither the module nor swap: for CI)\n"
 		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
-		"                 traceoverhead; full: also cowbench_child)\n"
+		"                 redisbgsave traceoverhead; full: also cowbench_child)\n"
 		"  --kernel K     with --vm: only this pinned kernel (repeatable; default: all)\n"
 		"  --vm           in QEMU on the pinned stock kernels, module loaded (default)\n"
 		"  --host         here, on the running kernel (the module if it is loaded)\n"

@@ -201,6 +201,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	touch_all(1);
+	{
+		/* no probes on this kernel (no BTF, no privileges): say so, measure nothing */
+		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
+
+		if (!p) {
+			cl_err("no probe can attach here, nothing to measure: %s", err);
+			res = json_pack("{s:i,s:s,s:s,s:[],s:o}", "schema", 1, "workload",
+					"traceoverhead", "unavailable", err, "configs",
+					"environment", cl_environment_json());
+			return out && cl_json_write(res, out) ? 1 : 0;
+		}
+		cl_probes_close(p);
+	}
 	/* per-program run time, while the fd is open; it costs the "on" blocks two clock reads per run */
 	stats_fd = bpf_stats ? cl_bpf_stats_enable() : -1;
 	if (bpf_stats && stats_fd < 0)
