@@ -42,10 +42,12 @@ static const struct workload quick[] = {
 	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M", "--reps", "5" }, false },
 	{ "forkchain", "forkchain", { "--size", "16M", "--depths", "1,4,16", "--reps", "3" }, false },
 	{ "swapbench", "swapbench", { "--setup-zram", "512M", "--limit", "32M", "--wss", "48M",
-				      "--passes", "2" }, false },
-	{ "redisbgsave", "redisbgsave", { "--keys", "50000", "--writes", "10000", "--reps", "3" },
+				      "--passes", "1" }, false },
+	{ "redisbgsave", "redisbgsave", { "--keys", "20000", "--writes", "5000", "--reps", "2",
+				  "--modes", "off,adaptive64" },
 	  false },
-	{ "traceoverhead", "traceoverhead", { "--reps", "5" }, true },
+	{ "traceoverhead", "traceoverhead", { "--reps", "3", "--fork-ops", "50", "--cow-ops", "2" },
+	  true },
 };
 
 /* Seconds, for CI on any host: every workload that needs neither the module nor swap. */
@@ -324,6 +326,49 @@ static double conf_median(json_t *configs, const char *k1, const char *v1, const
 }
 
 /* A few headline numbers from one results.json, for the end of a run. */
+static double summary_median(json_t *conf, const char *metric)
+{
+	return json_number_value(json_object_get(json_object_get(json_object_get(conf, "summary"),
+						 metric), "median"));
+}
+
+static json_t *configs_of(json_t *wl, const char *name)
+{
+	return json_object_get(json_object_get(json_object_get(wl, name), "result"), "configs");
+}
+
+/* One line each for forkchain, swapbench, redisbgsave and traceoverhead. */
+static void headline_more(json_t *wl)
+{
+	json_t *c = configs_of(wl, "forkchain"), *x;
+	size_t i, n;
+
+	if ((n = json_array_size(c)) > 1)
+		printf("    forkchain: COW write per page, depth %lld %.0f ns vs depth %lld %.0f ns\n",
+		       (long long)json_integer_value(json_object_get(json_array_get(c, 0), "depth")),
+		       summary_median(json_array_get(c, 0), "cow_ns_per_page"),
+		       (long long)json_integer_value(json_object_get(json_array_get(c, n - 1), "depth")),
+		       summary_median(json_array_get(c, n - 1), "cow_ns_per_page"));
+	c = configs_of(wl, "swapbench");
+	json_array_foreach(c, i, x)
+		printf("    swapbench %s: %.1f us per page over the memcg limit\n",
+		       json_string_value(json_object_get(x, "pattern")) ?: "?",
+		       summary_median(x, "ns_per_page") / 1e3);
+	c = configs_of(wl, "redisbgsave");
+	json_array_foreach(c, i, x)
+		if (!strcmp(json_string_value(json_object_get(x, "status")) ?: "", "ok"))
+			printf("    redisbgsave %s: redis latest_fork_usec %.0f, cowlab BPF fork %.0f us\n",
+			       json_string_value(json_object_get(x, "mode")) ?: "?",
+			       summary_median(x, "latest_fork_usec"), summary_median(x, "bpf_fork_us"));
+	c = configs_of(wl, "traceoverhead");
+	json_array_foreach(c, i, x)
+		printf("    traceoverhead %s loop: probes cost %+.1f%% (95%% CI %+.1f%% .. %+.1f%%)\n",
+		       json_string_value(json_object_get(x, "loop")) ?: "?",
+		       json_number_value(json_object_get(x, "overhead_pct")),
+		       json_number_value(json_object_get(x, "ci95_low_pct")),
+		       json_number_value(json_object_get(x, "ci95_high_pct")));
+}
+
 static void headline(const char *dir)
 {
 	char path[PATH_MAX + 32];
@@ -375,6 +420,7 @@ static void headline(const char *dir)
 					"summary"), "call_us"), "median")) / f0,
 			       (long long)json_integer_value(json_object_get(fb, "pte_kb")));
 	}
+	headline_more(json_object_get(root, "workloads"));
 	json_decref(root);
 }
 
