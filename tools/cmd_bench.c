@@ -361,12 +361,16 @@ static void headline_more(json_t *wl)
 			       json_string_value(json_object_get(x, "mode")) ?: "?",
 			       summary_median(x, "latest_fork_usec"), summary_median(x, "bpf_fork_us"));
 	c = configs_of(wl, "traceoverhead");
-	json_array_foreach(c, i, x)
-		printf("    traceoverhead %s loop: probes cost %+.1f%% (95%% CI %+.1f%% .. %+.1f%%)\n",
+	json_array_foreach(c, i, x) {
+		bool ci = json_is_number(json_object_get(x, "ci95_low_pct"));
+
+		printf("    traceoverhead %s loop: probes cost %+.1f%% (%s %+.1f%% .. %+.1f%%)\n",
 		       json_string_value(json_object_get(x, "loop")) ?: "?",
 		       json_number_value(json_object_get(x, "overhead_pct")),
-		       json_number_value(json_object_get(x, "ci95_low_pct")),
-		       json_number_value(json_object_get(x, "ci95_high_pct")));
+		       ci ? "95% CI" : "too few blocks for a CI; range",
+		       json_number_value(json_object_get(x, ci ? "ci95_low_pct" : "range_low_pct")),
+		       json_number_value(json_object_get(x, ci ? "ci95_high_pct" : "range_high_pct")));
+	}
 }
 
 static void headline(const char *dir)

@@ -310,12 +310,16 @@ int main(int argc, char **argv)
 		for (r = 0; r < (int)reps; r++)
 			json_array_append_new(samples, json_pack("{s:f,s:f}", "off_ns_per_op",
 					      loops[l].off[r], "on_ns_per_op", loops[l].on[r]));
-		json_array_append_new(jl, json_pack("{s:s,s:i,s:o,s:{s:o,s:o},s:f,s:f,s:f,s:f,s:f,s:I}",
+		/* below 6 blocks there is no 95% interval: the range, and null for the CI */
+		json_array_append_new(jl, json_pack("{s:s,s:i,s:o,s:{s:o,s:o},s:f,s:o,s:o,s:f,s:f,s:f,s:f,s:I}",
 			"loop", loops[l].name, "ops_per_block", loops[l].ops, "samples", samples,
 			"summary", "off_ns_per_op", cl_summary_json(loops[l].off, reps),
 			"on_ns_per_op", cl_summary_json(loops[l].on, reps),
-			"overhead_pct", ov, "ci95_low_pct", 100 * (lo - 1), "ci95_high_pct",
-			100 * (hi - 1), "target_pct", l ? 5.0 : 2.0,
+			"overhead_pct", ov,
+			"ci95_low_pct", k ? json_real(100 * (lo - 1)) : json_null(),
+			"ci95_high_pct", k ? json_real(100 * (hi - 1)) : json_null(),
+			"range_low_pct", 100 * (ratio[0] - 1), "range_high_pct", 100 * (ratio[reps - 1] - 1),
+			"target_pct", l ? 5.0 : 2.0,
 			"bpf_time_pct", stats_fd >= 0 ? bpf_pct : -1.0,
 			"bpf_runs", (json_int_t)loops[l].runs));
 		free(ratio);
