@@ -10,7 +10,47 @@
 
 #include "commands.h"
 #include "dev.h"
+#include "probelib.h"
 #include "util.h"
+
+/* What the measuring probes can attach to here (needs root); NULL and @err when none. */
+static struct cl_probes *probe_status(char *err, size_t len)
+{
+	struct cl_probe_opts o = { 0 };
+
+	return cl_probes_open(&o, err, len);
+}
+
+static void print_probes(void)
+{
+	char err[1024], *nl;
+	struct cl_probes *p = probe_status(err, sizeof(err));
+	int i, n;
+
+	if (!p) {
+		nl = strchr(err, '\n');
+		if (nl)
+			*nl = 0;
+		printf("probes:   none (%s)\n", err);
+		return;
+	}
+	printf("probes:   ");
+	for (i = 0, n = 0; i < CL_P_NR; i++) {
+		if (!cl_probes_status(p, i)->method)
+			continue;
+		if (n && n % 4 == 0)
+			printf("\n          ");
+		printf("%s=%s ", cl_probe_name(i), cl_method_name(cl_probes_status(p, i)->method));
+		n++;
+	}
+	printf("\n");
+	for (i = 0, n = 0; i < CL_P_NR; i++)
+		if (!cl_probes_status(p, i)->method)
+			printf("%s %s", n++ ? "" : "          unavailable:", cl_probe_name(i));
+	if (n)
+		printf("\n          (cowlab trace --list says why)\n");
+	cl_probes_close(p);
+}
 
 int cmd_status(int argc, char **argv)
 {
@@ -29,7 +69,8 @@ int cmd_status(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'h':
 			printf("usage: cowlab status [-j]\n\nShow whether the cowlab module is loaded, "
-			       "its ABI, version and features.\nExit status 0 when loaded, 1 when not.\n");
+			       "its ABI, version and features,\nand what each measuring probe attaches "
+			       "to on this kernel (root).\nExit status 0 when loaded, 1 when not.\n");
 			return 0;
 		default: return 2;
 		}
@@ -53,6 +94,14 @@ int cmd_status(int argc, char **argv)
 			json_object_set_new(o, "module", json_pack("{s:i, s:s, s:o}", "abi", v.abi_version,
 				"version", v.module_version, "features", f));
 		}
+		{
+			char err[1024];
+			struct cl_probes *p = probe_status(err, sizeof(err));
+
+			json_object_set_new(o, "probes", p ? cl_probes_status_json(p) :
+					    json_pack("{s:s}", "error", err));
+			cl_probes_close(p);
+		}
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
@@ -61,6 +110,7 @@ int cmd_status(int argc, char **argv)
 	printf("kernel:   %s%s\n", u.release, getenv("COWLAB_GUEST") ? " (cowlab vm guest)" : "");
 	if (!loaded) {
 		printf("module:   not loaded (%s missing)\n", COWLAB_DEVICE);
+		print_probes();
 		return 1;
 	}
 	printf("module:   cowlab %s, ABI %u%s\n", v.module_version, v.abi_version,
@@ -68,5 +118,6 @@ int cmd_status(int argc, char **argv)
 	printf("features: cowahead %s, refork %s\n",
 	       v.features & COWLAB_FEAT_COWAHEAD ? "yes" : "no (see dmesg)",
 	       v.features & COWLAB_FEAT_REFORK ? "yes" : "no");
+	print_probes();
 	return 0;
 }

@@ -212,10 +212,10 @@ skip:
 
 /*
  * COW faults exactly M: runs writing 2M pages show exactly M more than runs
- * writing M. Three of each, compared by their minimum: on 6.12 an odd run has
+ * writing M. Five of each, compared by their minimum: on 6.12 an odd run has
  * one fault more than its twins (rarely; not found yet), never one fewer.
  */
-#define EXACT_RUNS 3
+#define EXACT_RUNS 5
 static long long min_of(json_t **r, long long (*get)(json_t *))
 {
 	long long m = -1, v;
