@@ -9,5 +9,6 @@ int cmd_cowahead(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "cowahead", cmd_cowahead, "set, show or clear a process's cow-ahead policy; its counters" },
 	{ "exec",     cmd_exec,     "run a program with a cow-ahead policy (--cow-ahead=N[,adaptive])" },
 	{ "trace",    cmd_trace,    "fork, page-table copy, COW, fault, swap, reclaim latency (BPF)" },
+	{ "compare",  cmd_compare,  "compare two benchmark results: medians, change, Mann-Whitney U" },
 	{ "bench",    cmd_bench,    "run the benchmark suite (in the VM by default), write results.json" },
 };
 

@@ -54,12 +54,32 @@ static void test_outliers(void **state)
 	assert_float_equal(s.median, 102, 1e-12);
 }
 
+static void test_mann_whitney(void **state)
+{
+	const double a[] = { 1, 2, 3, 4, 5 }, b[] = { 6, 7, 8, 9, 10 };
+	const double c[] = { 5, 3, 1, 4, 2 }, same[] = { 7, 7, 7, 7 };
+	const double s1[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, s2[] = { 1.5, 2.5, 3.5, 4.5, 5.5, 6.5,
+								    7.5, 8.5, 9.5, 10.5 };
+
+	/* completely separated, n = 5 + 5: U = 0, z = (12.5 - 0.5) / sqrt(25 * 11 / 12) */
+	assert_float_equal(cl_mann_whitney_p(a, 5, b, 5), erfc(2.5067 / sqrt(2.0)), 1e-3);
+	assert_float_equal(cl_mann_whitney_p(b, 5, a, 5), cl_mann_whitney_p(a, 5, b, 5), 1e-12);
+	/* the same values: nothing to tell apart */
+	assert_float_equal(cl_mann_whitney_p(a, 5, c, 5), 1.0, 1e-12);
+	assert_float_equal(cl_mann_whitney_p(same, 4, same, 4), 1.0, 1e-12);
+	/* interleaved: far from significant */
+	assert_true(cl_mann_whitney_p(s1, 10, s2, 10) > 0.5);
+	/* too few */
+	assert_true(isnan(cl_mann_whitney_p(a, 1, b, 5)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_percentile),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_outliers),
+		cmocka_unit_test(test_mann_whitney),
 	};
 
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);

@@ -71,3 +71,55 @@ int cl_summarize(const double *x, size_t n, struct cl_summary *s)
 	free(dev);
 	return 0;
 }
+
+struct ranked {
+	double v;
+	int group;
+};
+
+static int cmp_ranked(const void *a, const void *b)
+{
+	return cmp_double(&((const struct ranked *)a)->v, &((const struct ranked *)b)->v);
+}
+
+double cl_mann_whitney_p(const double *x, size_t nx, const double *y, size_t ny)
+{
+	size_t n = nx + ny, i, j;
+	struct ranked *r;
+	double rx = 0, ties = 0, u, mu, sigma, z;
+
+	if (nx < 2 || ny < 2)
+		return NAN;
+	r = malloc(n * sizeof(*r));
+	if (!r)
+		return NAN;
+	for (i = 0; i < nx; i++)
+		r[i] = (struct ranked){ x[i], 0 };
+	for (i = 0; i < ny; i++)
+		r[nx + i] = (struct ranked){ y[i], 1 };
+	qsort(r, n, sizeof(*r), cmp_ranked);
+	for (i = 0; i < n; i = j) {
+		double t, rank;
+
+		for (j = i + 1; j < n && r[j].v == r[i].v; j++)
+			;
+		t = (double)(j - i);
+		rank = (double)(i + 1 + j) / 2.0;	/* mean of ranks i+1 .. j */
+		ties += t * t * t - t;
+		for (size_t k = i; k < j; k++)
+			if (r[k].group == 0)
+				rx += rank;
+	}
+	free(r);
+	u = rx - (double)nx * (double)(nx + 1) / 2.0;
+	mu = (double)nx * (double)ny / 2.0;
+	sigma = sqrt((double)nx * (double)ny / 12.0 *
+		     ((double)(n + 1) - ties / ((double)n * (double)(n - 1))));
+	if (sigma == 0)
+		return 1.0;
+	/* continuity correction toward the mean */
+	z = (fabs(u - mu) - 0.5) / sigma;
+	if (z < 0)
+		z = 0;
+	return erfc(z / sqrt(2.0));
+}

@@ -17,5 +17,11 @@ struct cl_summary {
 double cl_percentile(const double *sorted, size_t n, double p);
 /* Summarise x[0..n) (x is not modified); -1 when n == 0. */
 int cl_summarize(const double *x, size_t n, struct cl_summary *s);
+/*
+ * Two-sided p-value of the Mann-Whitney U test (Wilcoxon rank-sum) that x and
+ * y come from the same distribution: normal approximation with tie and
+ * continuity corrections. NAN when either sample has fewer than 2 values.
+ */
+double cl_mann_whitney_p(const double *x, size_t nx, const double *y, size_t ny);
 
 #endif
