@@ -56,21 +56,24 @@ int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "probes", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct cowlab_version v = {};
 	struct utsname u;
-	bool json = false, loaded;
+	bool json = false, loaded, probes = false;
 	int c, fd;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'p': probes = true; break;
 		case 'h':
-			printf("usage: cowlab status [-j]\n\nShow whether the cowlab module is loaded, "
-			       "its ABI, version and features,\nand what each measuring probe attaches "
-			       "to on this kernel (root).\nExit status 0 when loaded, 1 when not.\n");
+			printf("usage: cowlab status [-j] [-p]\n\nShow whether the cowlab module is loaded, "
+			       "its ABI, version and features.\n  -p, --probes  also what each measuring "
+			       "probe attaches to on this kernel\n                (root; attaches and detaches "
+			       "each once)\nExit status 0 when loaded, 1 when not.\n");
 			return 0;
 		default: return 2;
 		}
@@ -94,7 +97,7 @@ int cmd_status(int argc, char **argv)
 			json_object_set_new(o, "module", json_pack("{s:i, s:s, s:o}", "abi", v.abi_version,
 				"version", v.module_version, "features", f));
 		}
-		{
+		if (probes) {
 			char err[1024];
 			struct cl_probes *p = probe_status(err, sizeof(err));
 
@@ -110,7 +113,8 @@ int cmd_status(int argc, char **argv)
 	printf("kernel:   %s%s\n", u.release, getenv("COWLAB_GUEST") ? " (cowlab vm guest)" : "");
 	if (!loaded) {
 		printf("module:   not loaded (%s missing)\n", COWLAB_DEVICE);
-		print_probes();
+		if (probes)
+			print_probes();
 		return 1;
 	}
 	printf("module:   cowlab %s, ABI %u%s\n", v.module_version, v.abi_version,
@@ -118,6 +122,7 @@ int cmd_status(int argc, char **argv)
 	printf("features: cowahead %s, refork %s\n",
 	       v.features & COWLAB_FEAT_COWAHEAD ? "yes" : "no (see dmesg)",
 	       v.features & COWLAB_FEAT_REFORK ? "yes" : "no");
-	print_probes();
+	if (probes)
+		print_probes();
 	return 0;
 }
