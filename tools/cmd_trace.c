@@ -83,7 +83,7 @@ static void print_text(const struct cl_probes *p, const struct cl_snapshot *s, d
 	int i, j;
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-	printf("\n=== %s  %s %.1f s\n", when, interval ? "interval" : "total over", secs);
+	printf("\n=== %s  %s %.3g s\n", when, interval ? "interval" : "total over", secs);
 	for (i = 0; i < CL_P_NR; i++) {
 		const int *h = cl_probe_hists(i), *c = cl_probe_counters(i);
 		bool shown = false;
