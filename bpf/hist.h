@@ -55,22 +55,6 @@ static __always_inline __u32 cl_hist_index(__u64 v)
 	       (__u32)((v >> (e - CL_HIST_SUB_BITS)) & (CL_HIST_SUB - 1));
 }
 
-/* Add one value (per-CPU copy in the kernel, or a plain one in user space). */
-static __always_inline void cl_hist_record(struct cl_hist *h, __u64 v)
-{
-	__u32 i = cl_hist_index(v);
-
-	if (i >= CL_HIST_SLOTS)		/* never true; the BPF verifier wants the bound */
-		return;
-	h->slots[i]++;
-	h->count++;
-	h->sum += v;
-	if (v > h->max)
-		h->max = v;
-	if (!h->min || v + 1 < h->min)
-		h->min = v + 1;
-}
-
 /* The values bucket i holds: [*lo, *hi). */
 static __always_inline void cl_hist_bounds(__u32 i, __u64 *lo, __u64 *hi)
 {

@@ -101,9 +101,17 @@ static __always_inline void count(__u32 id)
 static __always_inline void hist_add(__u32 id, __u64 v)
 {
 	struct cl_hist *h = bpf_map_lookup_elem(&hists, &id);
+	__u32 i = cl_hist_index(v);
 
-	if (h)
-		cl_hist_record(h, v);
+	if (!h || i >= CL_HIST_SLOTS)
+		return;
+	h->slots[i]++;
+	h->count++;
+	h->sum += v;
+	if (v > h->max)
+		h->max = v;
+	if (!h->min || v + 1 < h->min)
+		h->min = v + 1;
 }
 
 static __always_inline bool want(void)
