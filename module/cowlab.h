@@ -17,6 +17,9 @@ struct tracepoint;
  */
 int cowlab_ksyms_init(void);
 
+/* The verified address of a kernel function (not exported is fine), or 0. */
+unsigned long cowlab_resolve_function(const char *name);
+
 /* Find a kernel tracepoint by name (exported iteration), or NULL. */
 struct tracepoint *cowlab_find_tracepoint(const char *name);
 
@@ -28,5 +31,11 @@ int cowlab_cowahead_init(void);
 void cowlab_cowahead_exit(void);
 bool cowlab_cowahead_ready(void);
 long cowlab_cowahead_ioctl(unsigned int cmd, void __user *arg);
+
+/* refork.c */
+int cowlab_refork_init(void);
+void cowlab_refork_exit(void);
+bool cowlab_refork_ready(void);
+long cowlab_refork_ioctl(unsigned int cmd, void __user *arg);
 
 #endif /* _COWLAB_INTERNAL_H */

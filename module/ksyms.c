@@ -88,7 +88,7 @@ static unsigned long check_function(const char *name, unsigned long addr)
 	return addr;
 }
 
-static unsigned long resolve_function(const char *name)
+unsigned long cowlab_resolve_function(const char *name)
 {
 	unsigned long addr = 0;
 
@@ -111,7 +111,7 @@ int cowlab_ksyms_init(void)
 		pr_info("kallsyms_lookup_name not found, resolving through kprobes only\n");
 	}
 
-	addr = resolve_function("ptrace_may_access");
+	addr = cowlab_resolve_function("ptrace_may_access");
 	if (!addr) {
 		pr_err("required symbol ptrace_may_access not resolved; refusing to load\n");
 		return -ENOENT;

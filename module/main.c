@@ -23,6 +23,8 @@ static long ioctl_version(void __user *arg)
 	v.abi_version = COWLAB_ABI_VERSION;
 	if (cowlab_cowahead_ready())
 		v.features |= COWLAB_FEAT_COWAHEAD;
+	if (cowlab_refork_ready())
+		v.features |= COWLAB_FEAT_REFORK;
 	strscpy(v.module_version, COWLAB_MODULE_VERSION, sizeof(v.module_version));
 	strscpy(v.kernel_release, utsname()->release, sizeof(v.kernel_release));
 	if (copy_to_user(arg, &v, sizeof(v)))
@@ -47,6 +49,9 @@ static long cowlab_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case _IOC_NR(COWLAB_IOC_CA_GET):
 	case _IOC_NR(COWLAB_IOC_CA_STATS):
 		return cowlab_cowahead_ioctl(cmd, uarg);
+	case _IOC_NR(COWLAB_IOC_REFORK):
+	case _IOC_NR(COWLAB_IOC_RF_WAIT):
+		return cowlab_refork_ioctl(cmd, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -76,8 +81,10 @@ static int __init cowlab_init(void)
 	ret = cowlab_cowahead_init();
 	if (ret)
 		return ret;
+	cowlab_refork_init();
 	ret = misc_register(&cowlab_dev);
 	if (ret) {
+		cowlab_refork_exit();
 		cowlab_cowahead_exit();
 		return ret;
 	}
@@ -88,6 +95,7 @@ static int __init cowlab_init(void)
 static void __exit cowlab_exit(void)
 {
 	misc_deregister(&cowlab_dev);
+	cowlab_refork_exit();
 	cowlab_cowahead_exit();
 	pr_info("unloaded\n");
 }

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 #define COWLAB_DEVICE		"/dev/cowlab"
-#define COWLAB_ABI_VERSION	1
+#define COWLAB_ABI_VERSION	2
 #define COWLAB_IOC_MAGIC	0xCB
 
 /* Features the loaded module offers (cowlab_version.features). */
@@ -70,5 +70,90 @@ struct cowlab_cowahead_stats {
 #define COWLAB_IOC_CA_SET	_IOW(COWLAB_IOC_MAGIC, 0x10, struct cowlab_cowahead_policy)
 #define COWLAB_IOC_CA_GET	_IOWR(COWLAB_IOC_MAGIC, 0x11, struct cowlab_cowahead_policy)
 #define COWLAB_IOC_CA_STATS	_IOWR(COWLAB_IOC_MAGIC, 0x12, struct cowlab_cowahead_stats)
+
+/* ---- refork --------------------------------------------------------------
+ *
+ * A parent P forks a speculative child C. C parks in COWLAB_IOC_RF_WAIT between
+ * rounds. P calls COWLAB_IOC_REFORK on C: every covered mapping of C is brought
+ * back to P's current contents, shared copy-on-write as fork() leaves it, by
+ * releasing and re-copying (with the kernel's own copy_page_range) only the runs
+ * of page-table entries that differ between P and C. The sync stops early, its
+ * progress kept, when the time budget runs out, a signal is pending, or the
+ * 32-bit stop word in P's memory no longer holds stop_val. Granularity: the
+ * stop conditions are checked after every page-table range (at most 2 MiB of
+ * address space, at most 512 entries compared) that needed re-copying, and
+ * after every 16 ranges that compared equal; the stop word also before the
+ * first range. A stopped sync keeps a cursor and the next call resumes there,
+ * going round to it (ranges already in sync cost only the comparison), so
+ * every call makes progress. C leaves RF_WAIT only after a
+ * complete sync (the generation grows by one) or on a signal, a timeout, or
+ * when its parent is gone.
+ *
+ * Covered by default: every private writable mapping of P except stacks,
+ * shared-memory, I/O, PFN-map, hugetlb, DONTCOPY/WIPEONFORK and userfaultfd
+ * mappings. With COWLAB_RF_RANGES, only the given page-aligned ranges (a range
+ * reaching into a PMD-mapped huge page syncs the whole huge page).
+ *
+ * errno: ESRCH no such process or C has exited; ECHILD C is not the caller's
+ * child; EBUSY C is not parked in RF_WAIT; ESTALE P's (or C's) layout of covered
+ * mappings changed since C registered, or a mapping P has anonymous memory in
+ * was never linked to C (fork again); EOPNOTSUPP P or C is multi-threaded;
+ * EFAULT unreadable argument or stop word; EINVAL unknown flags, non-zero
+ * reserved fields, a misaligned stop word or a bad range; EINTR a fatal signal
+ * while taking the locks; ENOMEM C is left incomplete (ESTALE from then on).
+ */
+#define COWLAB_RF_MAX_RANGES	256
+
+/* cowlab_refork.flags */
+#define COWLAB_RF_STOPWORD	(1U << 0) /* stop once *stop_addr != stop_val */
+#define COWLAB_RF_RANGES	(1U << 1) /* sync only ranges[nr_ranges] */
+#define COWLAB_RF_FLAGS		(COWLAB_RF_STOPWORD | COWLAB_RF_RANGES)
+
+/* cowlab_refork.status */
+#define COWLAB_RF_COMPLETE	0
+#define COWLAB_RF_PARTIAL	1
+
+/* cowlab_refork.stop_reason */
+#define COWLAB_RF_STOP_NONE	0
+#define COWLAB_RF_STOP_BUDGET	1
+#define COWLAB_RF_STOP_WORD	2
+#define COWLAB_RF_STOP_SIGNAL	3
+
+struct cowlab_range {
+	__u64 start;		/* page-aligned */
+	__u64 end;		/* page-aligned, > start */
+};
+
+struct cowlab_refork {
+	__s32 pid;		/* in: the child C */
+	__u32 flags;		/* in: COWLAB_RF_* */
+	__u64 budget_ns;	/* in: stop after this long, 0 = no limit */
+	__u64 stop_addr;	/* in: with STOPWORD: 4-aligned address in P */
+	__u32 stop_val;		/* in: the sync runs while the word equals this */
+	__u32 nr_ranges;	/* in: with RANGES: 1..COWLAB_RF_MAX_RANGES */
+	__u64 ranges;		/* in: with RANGES: user pointer to struct cowlab_range[] */
+	__u64 reserved_in[2];	/* in: must be 0 */
+	/* out */
+	__u32 status;		/* COWLAB_RF_COMPLETE or COWLAB_RF_PARTIAL */
+	__u32 stop_reason;	/* COWLAB_RF_STOP_* */
+	__u64 generation;	/* C's sync generation after this call */
+	__u64 ranges_scanned;	/* page-table ranges (<= 2 MiB) compared */
+	__u64 ranges_updated;	/* runs of differing entries released and re-copied */
+	__u64 ptes_scanned;	/* entries compared (a PMD-mapped huge page counts 1) */
+	__u64 ptes_updated;	/* pages in the re-copied runs */
+	__u64 bytes_covered;	/* size of the covered mappings */
+	__u64 ns;		/* time spent in the call */
+	__u64 reserved_out[2];
+};
+
+struct cowlab_rf_wait {
+	__u64 generation;	/* in: last generation seen (0 at first); out: the current one */
+	__u64 timeout_ns;	/* in: 0 = no timeout (ETIMEDOUT) */
+	__u32 flags;		/* in: must be 0 */
+	__u32 reserved;		/* in: must be 0 */
+};
+
+#define COWLAB_IOC_REFORK	_IOWR(COWLAB_IOC_MAGIC, 0x20, struct cowlab_refork)
+#define COWLAB_IOC_RF_WAIT	_IOWR(COWLAB_IOC_MAGIC, 0x21, struct cowlab_rf_wait)
 
 #endif /* _UAPI_COWLAB_H */

@@ -1,0 +1,943 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowlab: refork, the incremental and preemptible re-synchronisation of a
+ * speculative child C with its parent P (Fraser & Chang, USENIX ATC 2003),
+ * on stock kernels.
+ *
+ * How a sync works (rf_sync()):
+ *   - P holds mmap_write_lock on its mm and then, nested, on C's, like
+ *     dup_mmap(); on 6.4+ every covered VMA of both is also write-locked
+ *     (vma_start_write) so that per-VMA-lock page faults are excluded too.
+ *   - Each covered VMA of P must have its twin in C: same bounds, file, offset
+ *     and protection, and C linked into P's anon_vma (else rmap would miss C's
+ *     mappings). The layout of covered mappings must also be what C saw when it
+ *     registered. Otherwise ESTALE: the caller forks again.
+ *   - For each page-table range (<= 2 MiB), the entries of P and C are compared
+ *     without locks: the decision is only a hint (a race with reclaim or
+ *     migration changes both or leads to a harmless re-copy). Two entries are
+ *     "the same" when both are none, both map the same page read-only, or both
+ *     hold the same swap entry; a PMD-mapped huge page is compared as a unit.
+ *   - Each run of differing entries is zapped in C (the kernel's zap, which
+ *     flushes C's TLB) and copied from P by the kernel's own copy_page_range()
+ *     on copies of the two VMAs narrowed to the run: the same code fork() runs,
+ *     so P's writable pages are write-protected and shared, pinned pages are
+ *     copied, swap entries duplicated, THPs shared, counters kept right.
+ *   - P's TLB is flushed before the locks are dropped (dup_mmap does the same).
+ *   - After every range: cond_resched(), then the stop conditions (budget,
+ *     pending signal, stop word through a pinned page). A stopped sync keeps
+ *     its cursor; the next call starts there and goes round to it, so ranges
+ *     already in sync cost only the comparison.
+ *
+ * Lifetime: C registers itself with its first RF_WAIT (struct rf_child, found
+ * by task). A sync holds child->lock for its whole length; C takes the same
+ * lock to leave RF_WAIT, so C never runs while its memory is being rewritten.
+ * Entries of exited tasks are collected on the next lookup and at unload.
+ */
+#define pr_fmt(fmt) "cowlab: " fmt
+
+#include <linux/highmem.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/pgtable.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/static_call.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+#include <linux/wait.h>
+
+#include "cowlab.h"
+
+DEFINE_STATIC_CALL_NULL(cowlab_copy_page_range, copy_page_range);
+/*
+ * x86's flush_tlb_mm_range() (flush_tlb_mm() is a macro around it) is neither
+ * exported nor declared for modules (asm/tlbflush.h hides it under !MODULE):
+ * this prototype, never defined, gives the static call its type.
+ */
+void cowlab_flush_tlb_mm_range_t(struct mm_struct *mm, unsigned long start, unsigned long end,
+				 unsigned int stride_shift, bool freed_tables);
+DEFINE_STATIC_CALL_NULL(cowlab_flush_tlb_mm_range, cowlab_flush_tlb_mm_range_t);
+#define RF_TLB_FLUSH_ALL	(-1UL)
+
+#define RF_VMA_SKIP	(VM_SHARED | VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | \
+			 VM_DONTCOPY | VM_WIPEONFORK | VM_GROWSDOWN | VM_GROWSUP | \
+			 VM_UFFD_MISSING | VM_UFFD_WP | RF_VM_UFFD_MINOR)
+#ifdef VM_UFFD_MINOR
+#define RF_VM_UFFD_MINOR VM_UFFD_MINOR
+#else
+#define RF_VM_UFFD_MINOR 0
+#endif
+/* Flags a twin must share (fork clears VM_LOCKED and the uffd flags in C). */
+#define RF_VMA_SAME	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED | VM_MAYWRITE | VM_MAYSHARE)
+
+#define RF_MAX_LAYOUT	65536
+
+struct rf_span {
+	unsigned long start, end;
+};
+
+struct rf_child {
+	struct list_head node;
+	struct kref ref;
+	struct task_struct *task;	/* C, referenced */
+	struct mm_struct *mm;		/* C's mm at registration, mmgrab'ed */
+	pid_t parent_tgid;		/* P */
+	struct mutex lock;		/* held by a sync; C takes it to leave RF_WAIT */
+	wait_queue_head_t wq;
+	u64 gen;			/* complete syncs */
+	bool parked;			/* C is inside RF_WAIT */
+	bool broken;			/* a sync failed half-way: C is incomplete */
+	unsigned long cursor;		/* where a partial sync stopped, 0 = start */
+	unsigned int nr_layout;
+	struct rf_span *layout;		/* C's covered mappings at registration */
+};
+
+static LIST_HEAD(rf_children);
+static DEFINE_MUTEX(rf_children_lock);
+static bool rf_ready;
+
+bool cowlab_refork_ready(void)
+{
+	return rf_ready;
+}
+
+static void rf_child_free(struct kref *ref)
+{
+	struct rf_child *ch = container_of(ref, struct rf_child, ref);
+
+	put_task_struct(ch->task);
+	mmdrop(ch->mm);
+	kvfree(ch->layout);
+	kfree(ch);
+}
+
+static void rf_child_put(struct rf_child *ch)
+{
+	kref_put(&ch->ref, rf_child_free);
+}
+
+/* Drop the list's reference to entries whose task has exited. Under rf_children_lock. */
+static void rf_gc_locked(void)
+{
+	struct rf_child *ch, *tmp;
+
+	list_for_each_entry_safe(ch, tmp, &rf_children, node) {
+		if (!READ_ONCE(ch->task->exit_state) && !(READ_ONCE(ch->task->flags) & PF_EXITING))
+			continue;
+		list_del(&ch->node);
+		rf_child_put(ch);
+	}
+}
+
+/* The live entry for @task (its mm is @mm), with a reference, or NULL. */
+static struct rf_child *rf_find(struct task_struct *task)
+{
+	struct rf_child *ch, *found = NULL;
+
+	mutex_lock(&rf_children_lock);
+	rf_gc_locked();
+	list_for_each_entry(ch, &rf_children, node) {
+		if (ch->task == task) {
+			found = ch;
+			kref_get(&found->ref);
+			break;
+		}
+	}
+	mutex_unlock(&rf_children_lock);
+	return found;
+}
+
+static bool rf_vma_covered(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	if (!(vma->vm_flags & VM_WRITE) || (vma->vm_flags & RF_VMA_SKIP))
+		return false;
+	/* The main stack (its VMA may lack VM_GROWSDOWN on some architectures). */
+	if (vma->vm_start <= mm->start_stack && mm->start_stack < vma->vm_end)
+		return false;
+	return true;
+}
+
+/* C's covered mappings, taken when C registers (its layout then is P's at fork). */
+static int rf_snapshot(struct mm_struct *mm, struct rf_span **out, unsigned int *nr)
+{
+	struct vm_area_struct *vma;
+	struct rf_span *s;
+	unsigned int n = 0, cap = 0;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	{
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma)
+			if (rf_vma_covered(mm, vma))
+				cap++;
+	}
+	if (cap > RF_MAX_LAYOUT) {
+		ret = -E2BIG;
+		goto out;
+	}
+	s = kvmalloc_array(max(cap, 1U), sizeof(*s), GFP_KERNEL);
+	if (!s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	{
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma) {
+			if (!rf_vma_covered(mm, vma) || n == cap)
+				continue;
+			s[n].start = vma->vm_start;
+			s[n].end = vma->vm_end;
+			n++;
+		}
+	}
+	*out = s;
+	*nr = n;
+out:
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* The caller's entry: found, or created when it registers with its first RF_WAIT. */
+static struct rf_child *rf_register(int *err)
+{
+	struct rf_child *ch, *old;
+	struct mm_struct *mm = current->mm;
+
+	ch = rf_find(current);
+	if (ch && ch->mm == mm)
+		return ch;
+	if (ch) {
+		/* It exec'd since: forget the old registration. */
+		mutex_lock(&rf_children_lock);
+		if (!list_empty(&ch->node)) {
+			list_del_init(&ch->node);
+			rf_child_put(ch);
+		}
+		mutex_unlock(&rf_children_lock);
+		rf_child_put(ch);
+	}
+
+	ch = kzalloc(sizeof(*ch), GFP_KERNEL);
+	if (!ch) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = rf_snapshot(mm, &ch->layout, &ch->nr_layout);
+	if (*err) {
+		kfree(ch);
+		return NULL;
+	}
+	kref_init(&ch->ref);		/* the list's */
+	mutex_init(&ch->lock);
+	init_waitqueue_head(&ch->wq);
+	get_task_struct(current);
+	ch->task = current;
+	mmgrab(mm);
+	ch->mm = mm;
+	rcu_read_lock();
+	ch->parent_tgid = rcu_dereference(current->real_parent)->tgid;
+	rcu_read_unlock();
+
+	mutex_lock(&rf_children_lock);
+	list_for_each_entry(old, &rf_children, node) {
+		if (old->task == current) {	/* another thread of ours registered meanwhile */
+			kref_get(&old->ref);
+			mutex_unlock(&rf_children_lock);
+			rf_child_free(&ch->ref);
+			return old;
+		}
+	}
+	list_add(&ch->node, &rf_children);
+	kref_get(&ch->ref);		/* the caller's */
+	mutex_unlock(&rf_children_lock);
+	return ch;
+}
+
+static bool rf_parent_gone(struct rf_child *ch)
+{
+	bool gone;
+
+	rcu_read_lock();
+	gone = rcu_dereference(current->real_parent)->tgid != ch->parent_tgid;
+	rcu_read_unlock();
+	return gone;
+}
+
+/* ---- RF_WAIT ---------------------------------------------------------------- */
+
+static long rf_ioctl_wait(void __user *arg)
+{
+	struct cowlab_rf_wait w;
+	struct rf_child *ch;
+	u64 deadline = 0;
+	long ret = 0;
+	int err;
+
+	if (copy_from_user(&w, arg, sizeof(w)))
+		return -EFAULT;
+	if (w.flags || w.reserved)
+		return -EINVAL;
+	if (!current->mm)
+		return -EINVAL;
+	if (w.timeout_ns)
+		deadline = ktime_get_ns() + w.timeout_ns;
+
+	ch = rf_register(&err);
+	if (!ch)
+		return err;
+
+	if (mutex_lock_killable(&ch->lock)) {
+		rf_child_put(ch);
+		return -EINTR;
+	}
+	WRITE_ONCE(ch->parked, true);
+	mutex_unlock(&ch->lock);
+
+	for (;;) {
+		long slice = HZ / 5, left;
+
+		if (READ_ONCE(ch->gen) > w.generation)
+			break;
+		if (rf_parent_gone(ch)) {
+			ret = -ESRCH;
+			break;
+		}
+		if (deadline) {
+			u64 now = ktime_get_ns();
+
+			if (now >= deadline) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			slice = min_t(u64, slice, nsecs_to_jiffies(deadline - now) + 1);
+		}
+		left = wait_event_interruptible_timeout(ch->wq, READ_ONCE(ch->gen) > w.generation,
+							slice);
+		if (left < 0) {
+			ret = -EINTR;
+			break;
+		}
+	}
+
+	/* Never leave while a sync is rewriting our memory: it holds ch->lock. */
+	if (mutex_lock_killable(&ch->lock)) {
+		rf_child_put(ch);
+		return -EINTR;
+	}
+	WRITE_ONCE(ch->parked, false);
+	w.generation = ch->gen;
+	mutex_unlock(&ch->lock);
+	rf_child_put(ch);
+
+	if (copy_to_user(arg, &w, sizeof(w)))
+		return -EFAULT;
+	return ret;
+}
+
+/* ---- the sync ---------------------------------------------------------------- */
+
+struct rf_pair {
+	struct vm_area_struct *p, *c;
+	unsigned long start, end;	/* the part to sync */
+};
+
+struct rf_ctx {
+	struct mm_struct *pmm, *cmm;
+	struct rf_pair *pairs;
+	unsigned int nr_pairs;
+	struct vm_area_struct tmp_p, tmp_c;	/* narrowed copies for copy_page_range */
+	struct page *stop_page;
+	unsigned int stop_off;
+	u32 stop_val;
+	u64 t0, budget;
+	bool copied;
+	struct cowlab_refork *res;
+};
+
+static bool rf_linked(struct vm_area_struct *c, struct anon_vma *av)
+{
+	struct anon_vma_chain *avc;
+
+	list_for_each_entry(avc, &c->anon_vma_chain, same_vma)
+		if (avc->anon_vma == av)
+			return true;
+	return false;
+}
+
+/* C's twin of P's covered @p, or NULL when the layouts differ. */
+static struct vm_area_struct *rf_twin(struct rf_ctx *x, struct vm_area_struct *p)
+{
+	struct vm_area_struct *c = find_vma(x->cmm, p->vm_start);
+
+	if (!c || c->vm_start != p->vm_start || c->vm_end != p->vm_end ||
+	    c->vm_file != p->vm_file || c->vm_pgoff != p->vm_pgoff ||
+	    (c->vm_flags & RF_VMA_SAME) != (p->vm_flags & RF_VMA_SAME) ||
+	    (c->vm_flags & RF_VMA_SKIP))
+		return NULL;
+	if (p->anon_vma && !rf_linked(c, p->anon_vma))
+		return NULL;
+	return c;
+}
+
+static int rf_add_pair(struct rf_ctx *x, unsigned int *cap, struct vm_area_struct *p,
+		       unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *c = rf_twin(x, p);
+
+	if (!c)
+		return -ESTALE;
+	if (x->nr_pairs == *cap) {
+		unsigned int ncap = *cap ? *cap * 2 : 16;
+		struct rf_pair *n = kvmalloc_array(ncap, sizeof(*n), GFP_KERNEL);
+
+		if (!n)
+			return -ENOMEM;
+		if (x->pairs)
+			memcpy(n, x->pairs, x->nr_pairs * sizeof(*n));
+		kvfree(x->pairs);
+		x->pairs = n;
+		*cap = ncap;
+	}
+	x->pairs[x->nr_pairs++] = (struct rf_pair){ .p = p, .c = c, .start = start, .end = end };
+	x->res->bytes_covered += end - start;
+	return 0;
+}
+
+/* Default set: P's covered mappings, which must be C's registered layout. */
+static int rf_pairs_default(struct rf_ctx *x, struct rf_child *ch)
+{
+	struct vm_area_struct *p;
+	unsigned int cap = 0, i = 0;
+	int ret;
+	VMA_ITERATOR(vmi, x->pmm, 0);
+
+	for_each_vma(vmi, p) {
+		if (!rf_vma_covered(x->pmm, p))
+			continue;
+		if (i >= ch->nr_layout || ch->layout[i].start != p->vm_start ||
+		    ch->layout[i].end != p->vm_end)
+			return -ESTALE;
+		i++;
+		ret = rf_add_pair(x, &cap, p, p->vm_start, p->vm_end);
+		if (ret)
+			return ret;
+	}
+	return i == ch->nr_layout ? 0 : -ESTALE;
+}
+
+/* Explicit ranges (sorted and validated by the caller): each inside covered VMAs of P. */
+static int rf_pairs_ranges(struct rf_ctx *x, const struct cowlab_range *r, unsigned int nr)
+{
+	unsigned int cap = 0, i;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long a = r[i].start;
+
+		while (a < r[i].end) {
+			struct vm_area_struct *p = find_vma(x->pmm, a);
+			unsigned long e;
+
+			if (!p || p->vm_start > a || !rf_vma_covered(x->pmm, p))
+				return -EINVAL;
+			e = min_t(unsigned long, p->vm_end, r[i].end);
+			ret = rf_add_pair(x, &cap, p, a, e);
+			if (ret)
+				return ret;
+			a = e;
+		}
+	}
+	return 0;
+}
+
+static pmd_t *rf_pmdp(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (pgd_none(READ_ONCE(*pgd)) || pgd_bad(READ_ONCE(*pgd)))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(READ_ONCE(*p4d)) || p4d_bad(READ_ONCE(*p4d)))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(READ_ONCE(*pud)) || !pud_present(READ_ONCE(*pud)) ||
+	    pud_trans_huge(READ_ONCE(*pud)) || pud_bad(READ_ONCE(*pud)))
+		return NULL;
+	return pmd_offset(pud, addr);
+}
+
+static bool rf_pte_same(pte_t p, pte_t c)
+{
+	if (pte_none(p) || pte_none(c))
+		return pte_none(p) && pte_none(c);
+	if (pte_present(p) != pte_present(c))
+		return false;
+	if (pte_present(p))
+		return pte_pfn(p) == pte_pfn(c) && !pte_write(p) && !pte_write(c);
+	/* Swap entries (not migration or device entries): the same slot. */
+	if (non_swap_entry(pte_to_swp_entry(p)) || non_swap_entry(pte_to_swp_entry(c)))
+		return false;
+	return pte_to_swp_entry(p).val == pte_to_swp_entry(c).val;
+}
+
+static void rf_narrow(struct vm_area_struct *tmp, const struct vm_area_struct *v,
+		      unsigned long start, unsigned long end)
+{
+	memcpy(tmp, v, sizeof(*tmp));	/* 6.3+: vm_flags is const, so no struct assignment */
+	tmp->vm_start = start;
+	tmp->vm_end = end;
+	tmp->vm_pgoff = v->vm_pgoff + ((start - v->vm_start) >> PAGE_SHIFT);
+}
+
+/* Release C's entries in [start, end) and copy P's there, as fork() would. */
+static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, unsigned long end)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	zap_page_range_single(pr->c, start, end - start, NULL);
+#else
+	zap_page_range(pr->c, start, end - start);
+#endif
+	rf_narrow(&x->tmp_p, pr->p, start, end);
+	rf_narrow(&x->tmp_c, pr->c, start, end);
+	x->copied = true;
+	x->res->ranges_updated++;
+	x->res->ptes_updated += (end - start) >> PAGE_SHIFT;
+	return static_call(cowlab_copy_page_range)(&x->tmp_c, &x->tmp_p);
+}
+
+/* Compare and re-sync one page-table range [start, end), inside one PMD. */
+static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long start,
+			 unsigned long end)
+{
+	pmd_t *ppmdp = rf_pmdp(x->pmm, start), *cpmdp = rf_pmdp(x->cmm, start);
+	pmd_t pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
+	pmd_t cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
+	unsigned long a, run = 0;
+	bool huge_p = !pmd_none(pp) && (pmd_trans_huge(pp) || !pmd_present(pp) || pmd_devmap(pp));
+	bool huge_c = !pmd_none(cp) && (pmd_trans_huge(cp) || !pmd_present(cp) || pmd_devmap(cp));
+	int ret;
+
+	x->res->ranges_scanned++;
+	if (pmd_none(pp) && pmd_none(cp)) {
+		x->res->ptes_scanned++;
+		return 0;
+	}
+	if (huge_p || huge_c) {
+		/* A huge mapping on either side is compared and re-copied whole. */
+		unsigned long hs = max(start & PMD_MASK, pr->p->vm_start);
+		unsigned long he = min((start & PMD_MASK) + PMD_SIZE, pr->p->vm_end);
+
+		x->res->ptes_scanned++;
+		if (huge_p && huge_c && pmd_present(pp) && pmd_present(cp) &&
+		    pmd_pfn(pp) == pmd_pfn(cp) && !pmd_write(pp) && !pmd_write(cp))
+			return 0;
+		return rf_recopy(x, pr, hs, he);
+	}
+
+	rcu_read_lock();
+	for (a = start; a < end; a += PAGE_SIZE) {
+		pte_t p = pmd_none(pp) ? __pte(0) : ptep_get(pte_offset_kernel(&pp, a));
+		pte_t c = pmd_none(cp) ? __pte(0) : ptep_get(pte_offset_kernel(&cp, a));
+
+		x->res->ptes_scanned++;
+		if (!rf_pte_same(p, c)) {
+			if (!run)
+				run = a;
+			continue;
+		}
+		if (run) {
+			rcu_read_unlock();
+			ret = rf_recopy(x, pr, run, a);
+			if (ret)
+				return ret;
+			run = 0;
+			rcu_read_lock();
+		}
+	}
+	rcu_read_unlock();
+	return run ? rf_recopy(x, pr, run, end) : 0;
+}
+
+static u32 rf_stop_check(struct rf_ctx *x)
+{
+	if (signal_pending(current))
+		return COWLAB_RF_STOP_SIGNAL;
+	if (x->stop_page) {
+		u32 *w = kmap_local_page(x->stop_page);
+		u32 v = READ_ONCE(w[x->stop_off / sizeof(u32)]);
+
+		kunmap_local(w);
+		if (v != x->stop_val)
+			return COWLAB_RF_STOP_WORD;
+	}
+	if (x->budget && ktime_get_ns() - x->t0 >= x->budget)
+		return COWLAB_RF_STOP_BUDGET;
+	return COWLAB_RF_STOP_NONE;
+}
+
+/*
+ * Sync one range, then decide whether to stop. The stop conditions are checked
+ * after every range that needed re-copying and after every RF_EQUAL_BATCH
+ * ranges that only compared equal (those cost a comparison of at most 512
+ * entries each). So every call makes progress, and a call that continues a
+ * stopped sync passes quickly over the ranges already in sync.
+ */
+#define RF_EQUAL_BATCH	16
+
+static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsigned long next,
+		   unsigned int *equal, u32 *why)
+{
+	u64 updated = x->res->ranges_updated;
+	int ret = rf_sync_range(x, pr, a, next);
+
+	if (ret)
+		return ret;
+	cond_resched();
+	if (x->res->ranges_updated == updated && ++*equal < RF_EQUAL_BATCH) {
+		*why = COWLAB_RF_STOP_NONE;
+		return 0;
+	}
+	*equal = 0;
+	*why = rf_stop_check(x);
+	return 0;
+}
+
+/*
+ * One round over the pairs, starting at the range holding @ch->cursor and
+ * going round to it. Returns 0 (res->status says complete or partial) or an error.
+ */
+static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
+{
+	unsigned long cursor = ch->cursor;
+	unsigned int first = 0, k, equal = 0;
+	u32 why = COWLAB_RF_STOP_NONE;
+	int ret;
+
+	while (first < x->nr_pairs && x->pairs[first].end <= cursor)
+		first++;
+	if (first == x->nr_pairs)
+		first = 0;
+
+	/* The word already changed: the caller's wait is over before we began. */
+	if (x->stop_page && rf_stop_check(x) == COWLAB_RF_STOP_WORD) {
+		why = COWLAB_RF_STOP_WORD;
+		goto stopped;
+	}
+	for (k = 0; k < x->nr_pairs; k++) {
+		struct rf_pair *pr = &x->pairs[(first + k) % x->nr_pairs];
+		unsigned long a = pr->start, next;
+
+		/* The first pair resumes at the cursor; its head is done on the way back. */
+		if (k == 0 && cursor > a && cursor < pr->end)
+			a = cursor;
+		for (; a < pr->end; a = next) {
+			next = min(pmd_addr_end(a, pr->end), pr->end);
+			ret = rf_step(x, pr, a, next, &equal, &why);
+			if (ret)
+				return ret;
+			if (why) {
+				ch->cursor = next < pr->end ? next :
+					     x->pairs[(first + k + 1) % x->nr_pairs].start;
+				goto stopped;
+			}
+		}
+	}
+	/* The head of the first pair, before the cursor. */
+	if (x->nr_pairs && cursor > x->pairs[first].start && cursor < x->pairs[first].end) {
+		struct rf_pair *pr = &x->pairs[first];
+		unsigned long a, next;
+
+		for (a = pr->start; a < cursor; a = next) {
+			next = min(pmd_addr_end(a, cursor), cursor);
+			ret = rf_step(x, pr, a, next, &equal, &why);
+			if (ret)
+				return ret;
+			if (why && next < cursor) {
+				ch->cursor = next;
+				goto stopped;
+			}
+		}
+	}
+	ch->cursor = 0;
+	x->res->status = COWLAB_RF_COMPLETE;
+	x->res->stop_reason = COWLAB_RF_STOP_NONE;
+	return 0;
+stopped:
+	x->res->status = COWLAB_RF_PARTIAL;
+	x->res->stop_reason = why;
+	return 0;
+}
+
+static int rf_range_cmp(const void *a, const void *b)
+{
+	const struct cowlab_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static struct cowlab_range *rf_copy_ranges(const struct cowlab_refork *r, int *err)
+{
+	struct cowlab_range *rg;
+	unsigned int i;
+
+	rg = memdup_user(u64_to_user_ptr(r->ranges), r->nr_ranges * sizeof(*rg));
+	if (IS_ERR(rg)) {
+		*err = PTR_ERR(rg);
+		return NULL;
+	}
+	for (i = 0; i < r->nr_ranges; i++) {
+		if (!PAGE_ALIGNED(rg[i].start) || !PAGE_ALIGNED(rg[i].end) ||
+		    rg[i].start >= rg[i].end || rg[i].end > TASK_SIZE_MAX)
+			goto bad;
+	}
+	sort(rg, r->nr_ranges, sizeof(*rg), rf_range_cmp, NULL);
+	for (i = 1; i < r->nr_ranges; i++)
+		if (rg[i].start < rg[i - 1].end)
+			goto bad;
+	return rg;
+bad:
+	kfree(rg);
+	*err = -EINVAL;
+	return NULL;
+}
+
+/* The caller's child @pid, referenced. */
+static struct task_struct *rf_get_child(pid_t pid, int *err)
+{
+	struct task_struct *t;
+
+	if (pid <= 0) {
+		*err = pid < 0 ? -EINVAL : -ECHILD;
+		return NULL;
+	}
+	rcu_read_lock();
+	t = pid_task(find_vpid(pid), PIDTYPE_PID);
+	if (!t) {
+		rcu_read_unlock();
+		*err = -ESRCH;
+		return NULL;
+	}
+	if (!thread_group_leader(t) || rcu_dereference(t->real_parent)->tgid != current->tgid) {
+		rcu_read_unlock();
+		*err = -ECHILD;
+		return NULL;
+	}
+	get_task_struct(t);
+	rcu_read_unlock();
+	if (READ_ONCE(t->exit_state) || (READ_ONCE(t->flags) & PF_EXITING)) {
+		put_task_struct(t);
+		*err = -ESRCH;
+		return NULL;
+	}
+	return t;
+}
+
+static int rf_lock_vmas(struct rf_ctx *x)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	unsigned int i;
+
+	for (i = 0; i < x->nr_pairs; i++) {
+		vma_start_write(x->pairs[i].p);
+		vma_start_write(x->pairs[i].c);
+	}
+#endif
+	return 0;
+}
+
+static long rf_ioctl_refork(void __user *arg)
+{
+	struct cowlab_refork r;
+	struct cowlab_range *ranges = NULL;
+	struct task_struct *child = NULL;
+	struct rf_child *ch = NULL;
+	struct rf_ctx *x;
+	u64 t0 = ktime_get_ns();
+	int ret = 0;
+
+	if (copy_from_user(&r, arg, sizeof(r)))
+		return -EFAULT;
+	if ((r.flags & ~COWLAB_RF_FLAGS) || r.reserved_in[0] || r.reserved_in[1])
+		return -EINVAL;
+	if (r.flags & COWLAB_RF_STOPWORD) {
+		if (r.stop_addr & 3)
+			return -EINVAL;
+	} else if (r.stop_addr || r.stop_val) {
+		return -EINVAL;
+	}
+	if (r.flags & COWLAB_RF_RANGES) {
+		if (!r.nr_ranges || r.nr_ranges > COWLAB_RF_MAX_RANGES)
+			return -EINVAL;
+	} else if (r.nr_ranges || r.ranges) {
+		return -EINVAL;
+	}
+	if (!rf_ready)
+		return -EOPNOTSUPP;
+	if (!current->mm || get_nr_threads(current) > 1)
+		return -EOPNOTSUPP;
+
+	r.status = r.stop_reason = 0;
+	r.generation = r.ranges_scanned = r.ranges_updated = 0;
+	r.ptes_scanned = r.ptes_updated = r.bytes_covered = r.ns = 0;
+	memset(r.reserved_out, 0, sizeof(r.reserved_out));
+
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->res = &r;
+	x->budget = r.budget_ns;
+	x->t0 = t0;
+	x->pmm = current->mm;
+
+	if (r.flags & COWLAB_RF_RANGES) {
+		ranges = rf_copy_ranges(&r, &ret);
+		if (!ranges)
+			goto out_free;
+	}
+	child = rf_get_child(r.pid, &ret);
+	if (!child)
+		goto out_free;
+	ch = rf_find(child);
+	if (!ch) {
+		ret = -EBUSY;		/* never registered: not parked */
+		goto out_free;
+	}
+	if (mutex_lock_killable(&ch->lock)) {
+		ret = -EINTR;
+		goto out_free;
+	}
+	if (!ch->parked) {
+		ret = -EBUSY;
+		goto out_unlock_child;
+	}
+	x->cmm = get_task_mm(child);
+	if (!x->cmm) {
+		ret = -ESRCH;
+		goto out_unlock_child;
+	}
+	if (x->cmm == x->pmm) {
+		ret = -EINVAL;
+		goto out_mmput;
+	}
+	if (ch->broken || x->cmm != ch->mm) {
+		ret = -ESTALE;
+		goto out_mmput;
+	}
+	if (get_nr_threads(child) > 1) {
+		ret = -EOPNOTSUPP;
+		goto out_mmput;
+	}
+	if (r.flags & COWLAB_RF_STOPWORD) {
+		/* Pinned before the locks: gup may fault and take mmap_lock itself. */
+		if (pin_user_pages_fast(r.stop_addr & PAGE_MASK, 1, 0, &x->stop_page) != 1) {
+			x->stop_page = NULL;
+			ret = -EFAULT;
+			goto out_mmput;
+		}
+		x->stop_off = offset_in_page(r.stop_addr);
+		x->stop_val = r.stop_val;
+	}
+
+	if (mmap_write_lock_killable(x->pmm)) {
+		ret = -EINTR;
+		goto out_unpin;
+	}
+	mmap_write_lock_nested(x->cmm, SINGLE_DEPTH_NESTING);
+
+	if (ranges)
+		ret = rf_pairs_ranges(x, ranges, r.nr_ranges);
+	else
+		ret = rf_pairs_default(x, ch);
+	if (!ret)
+		ret = rf_lock_vmas(x);
+	if (!ret)
+		ret = rf_walk(x, ch);
+	if (ret && x->copied)
+		ch->broken = true;	/* C may hold a released run: never resume it */
+	if (x->copied)
+		static_call(cowlab_flush_tlb_mm_range)(x->pmm, 0UL, RF_TLB_FLUSH_ALL, 0UL, true);
+
+	mmap_write_unlock(x->cmm);
+	mmap_write_unlock(x->pmm);
+
+	if (!ret && r.status == COWLAB_RF_COMPLETE) {
+		ch->gen++;
+		wake_up_all(&ch->wq);
+	}
+	r.generation = ch->gen;
+out_unpin:
+	if (x->stop_page)
+		unpin_user_page(x->stop_page);
+out_mmput:
+	mmput(x->cmm);
+out_unlock_child:
+	mutex_unlock(&ch->lock);
+out_free:
+	if (ch)
+		rf_child_put(ch);
+	if (child)
+		put_task_struct(child);
+	kvfree(x->pairs);
+	kfree(x);
+	kfree(ranges);
+	if (ret)
+		return ret;
+	r.ns = ktime_get_ns() - t0;
+	if (copy_to_user(arg, &r, sizeof(r)))
+		return -EFAULT;
+	return 0;
+}
+
+long cowlab_refork_ioctl(unsigned int cmd, void __user *arg)
+{
+	switch (cmd) {
+	case COWLAB_IOC_REFORK:
+		return rf_ioctl_refork(arg);
+	case COWLAB_IOC_RF_WAIT:
+		if (!rf_ready)
+			return -EOPNOTSUPP;
+		return rf_ioctl_wait(arg);
+	default:
+		return -EINVAL;		/* a known number with another size */
+	}
+}
+
+int cowlab_refork_init(void)
+{
+	unsigned long cpr = cowlab_resolve_function("copy_page_range");
+	unsigned long ftl = cowlab_resolve_function("flush_tlb_mm_range");
+
+	if (!cpr || !ftl) {
+		pr_warn("refork disabled: copy_page_range or flush_tlb_mm_range not resolved\n");
+		return 0;
+	}
+	static_call_update(cowlab_copy_page_range, (void *)cpr);
+	static_call_update(cowlab_flush_tlb_mm_range, (void *)ftl);
+	rf_ready = true;
+	return 0;
+}
+
+void cowlab_refork_exit(void)
+{
+	struct rf_child *ch, *tmp;
+
+	/* No file is open, so no sync or wait runs: only the list holds references. */
+	mutex_lock(&rf_children_lock);
+	list_for_each_entry_safe(ch, tmp, &rf_children, node) {
+		list_del(&ch->node);
+		rf_child_put(ch);
+	}
+	mutex_unlock(&rf_children_lock);
+}

@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * refork in the guest: after every complete sync, a checksum of every page C
+ * covers equals P's, computed by C itself; P's memory is never changed by a
+ * sync; writes after it stay private both ways. Exact counts of ranges and
+ * entries re-copied for known changes; partial syncs by budget and by a stop
+ * word flipped at random points; THP, swapped-out pages, many random rounds,
+ * C killed mid-sync, P killed mid-sync, a multi-threaded P, layout changes with
+ * the library's fallback, and bad input with exact errnos and a silent log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uapi/cowlab.h>
+
+#include "refork.h"
+#include "tap.h"
+
+#define PAGE		4096UL
+#define PMD		(2UL << 20)
+#define MAXP		16384		/* pages: 64 MiB */
+
+/* Shared between P and C (MAP_SHARED: never covered by a sync). */
+struct shared {
+	volatile uint64_t go;		/* P -> C: check the generation go */
+	volatile uint64_t done;		/* C -> P: generation checked */
+	volatile uint32_t stop;		/* a stop word */
+	volatile uint64_t flip_ns;	/* when the stop word was flipped */
+	volatile int cpid;
+	volatile int checking;		/* C checks each generation (else it parks at once) */
+	uint32_t ncw;			/* C writes these pages after checking */
+	uint32_t cw[64];
+	uint64_t cval;
+	uint64_t sums[MAXP];
+};
+
+static int dev = -1;
+static struct shared *sh;
+static uint8_t *R;			/* the region, PMD-aligned */
+static size_t NP;			/* pages in use */
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static uint64_t page_sum(const uint8_t *p)
+{
+	const uint64_t *w = (const void *)p;
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+	size_t i;
+
+	for (i = 0; i < PAGE / 8; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL + (h >> 29);
+	return h;
+}
+
+static void sums(uint64_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < NP; i++)
+		out[i] = page_sum(R + i * PAGE);
+}
+
+static void scribble(size_t pg)
+{
+	((uint64_t *)(R + pg * PAGE))[rnd() % (PAGE / 8)] = rnd() | 1;
+}
+
+/* C's side: wait for P's go, checksum everything, write its own pages, report. */
+static void child_round(void *arg, uint64_t gen)
+{
+	uint64_t t0 = now_ns();
+	uint32_t i;
+
+	(void)arg;
+	if (gen == 0 || !sh->checking)
+		return;
+	while (sh->go != gen) {
+		if (now_ns() - t0 > 20000000000ULL)
+			_exit(99);
+		usleep(50);
+	}
+	sums((uint64_t *)sh->sums);
+	for (i = 0; i < sh->ncw; i++)
+		((uint64_t *)(R + sh->cw[i] * PAGE))[3] = sh->cval;
+	__atomic_store_n(&sh->done, gen, __ATOMIC_RELEASE);
+}
+
+static bool wait_done(uint64_t gen)
+{
+	uint64_t t0 = now_ns();
+
+	while (__atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) != gen) {
+		if (now_ns() - t0 > 20000000000ULL)
+			return false;
+		usleep(50);
+	}
+	return true;
+}
+
+static int do_refork(struct cl_spec *s, struct cowlab_refork *r, uint32_t flags, bool region_only,
+		     unsigned int lflags, enum cl_refork_path *path)
+{
+	static struct cowlab_range rg;
+
+	memset(r, 0, sizeof(*r));
+	r->flags = flags;
+	if (region_only) {
+		rg.start = (uintptr_t)R;
+		rg.end = (uintptr_t)R + NP * PAGE;
+		r->flags |= COWLAB_RF_RANGES;
+		r->nr_ranges = 1;
+		r->ranges = (uintptr_t)&rg;
+	}
+	return cowlab_refork(s, r, lflags | CL_RF_WAIT_PARKED, path);
+}
+
+/*
+ * Let C check generation @gen: it must see @expect everywhere. P writes
+ * @post pages first (must not show in C), C writes @ncw pages (must not show
+ * in P). Returns the number of mismatching pages, or -1 on a timeout.
+ */
+static long verify(uint64_t gen, const uint64_t *expect, unsigned int post, unsigned int ncw)
+{
+	static uint64_t mine[MAXP];
+	static uint8_t touched[MAXP];
+	long bad = 0;
+	size_t i;
+
+	memset(touched, 0, NP);
+	for (i = 0; i < post; i++) {
+		size_t pg = rnd() % NP;
+
+		scribble(pg);
+		touched[pg] = 1;
+	}
+	sh->ncw = 0;
+	for (i = 0; i < ncw && i < 64; i++) {
+		size_t pg = (i * 97 + 13 + rnd() % 50) % NP;	/* distinct, never adjacent */
+
+		if (touched[pg])
+			continue;
+		sh->cw[sh->ncw++] = pg;
+		touched[pg] = 2;
+	}
+	sh->cval = rnd() | 1;
+	__atomic_store_n(&sh->go, gen, __ATOMIC_RELEASE);
+	if (!wait_done(gen))
+		return -1;
+	for (i = 0; i < NP; i++)
+		if (sh->sums[i] != expect[i])
+			bad++;
+	/* C's writes stay private: P's pages C wrote still hold what P had. */
+	sums(mine);
+	for (i = 0; i < NP; i++)
+		if (touched[i] == 2 && mine[i] != expect[i])
+			bad++;
+	return bad;
+}
+
+static uint8_t *map_region(size_t pages, int advice)
+{
+	uint8_t *m = mmap(NULL, pages * PAGE + PMD, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *r;
+	size_t i;
+
+	if (m == MAP_FAILED)
+		return NULL;
+	r = (uint8_t *)(((uintptr_t)m + PMD - 1) & ~(PMD - 1));
+	if (r > m)
+		munmap(m, r - m);
+	munmap(r + pages * PAGE, (m + pages * PAGE + PMD) - (r + pages * PAGE));
+	madvise(r, pages * PAGE, advice);
+	for (i = 0; i < pages; i++) {
+		memset(r + i * PAGE, (int)(i * 7 + 1), PAGE);
+		((uint64_t *)(r + i * PAGE))[0] = i;
+	}
+	return r;
+}
+
+static int klog_len(void)
+{
+	static char buf[1 << 20];
+
+	return klogctl(3, buf, sizeof(buf));
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_rounds(void)
+{
+	static uint64_t before[MAXP], after[MAXP];
+	struct cowlab_refork r;
+	enum cl_refork_path path;
+	struct cl_spec s;
+	int round, bad_sync = 0, changed = 0, incr = 0, ret;
+	long bad = 0;
+
+	NP = 4096;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	if (cl_spec_start(&s, dev, child_round, NULL)) {
+		tap_ok(false, "rounds: fork C");
+		return;
+	}
+	for (round = 0; round < 30; round++) {
+		unsigned int w = rnd() % 300, i;
+
+		for (i = 0; i < w; i++)
+			scribble(rnd() % NP);
+		if (round % 5 == 4) {		/* P zaps a few pages */
+			size_t pg = rnd() % (NP - 16);
+
+			madvise(R + pg * PAGE, 16 * PAGE, MADV_DONTNEED);
+		}
+		sums(before);
+		ret = do_refork(&s, &r, 0, false, CL_RF_NO_FALLBACK, &path);
+		if (ret || r.status != COWLAB_RF_COMPLETE) {
+			bad_sync++;
+			tap_diag("round %d: refork %d status %u", round, ret, r.status);
+			continue;
+		}
+		incr += path == CL_REFORK_INCREMENTAL;
+		sums(after);
+		changed += memcmp(before, after, NP * sizeof(before[0])) != 0;
+		ret = verify(r.generation, before, 3, 5);
+		if (ret) {
+			tap_diag("round %d: %d pages differ (gen %llu)", round, ret,
+				 (unsigned long long)r.generation);
+			bad += ret < 0 ? (long)NP : ret;
+		}
+	}
+	tap_ok(bad_sync == 0 && incr == 30, "30 rounds, default mappings: every sync complete and "
+	       "incremental (%d failed)", bad_sync);
+	tap_ok(bad == 0, "30 rounds of random writes by both, DONTNEED by P: C's checksum of every "
+	       "page equals P's at the sync, writes after it stay private both ways (%ld mismatches)",
+	       bad);
+	tap_ok(changed == 0, "P's memory was never changed by a sync (%d rounds differ)", changed);
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+static void test_counts(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	int ret, i, calls;
+	uint64_t upd;
+	uint8_t zero[PAGE];
+
+	NP = 4096;				/* 16 MiB, 8 page-table ranges */
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	cl_spec_start(&s, dev, child_round, NULL);
+
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.status == COWLAB_RF_COMPLETE && r.ranges_scanned == 8 &&
+	       r.ptes_scanned == 4096 && r.ranges_updated == 0 && r.ptes_updated == 0 &&
+	       r.bytes_covered == NP * PAGE && r.generation == 1,
+	       "no change since fork: 8 ranges and 4096 entries compared, nothing re-copied "
+	       "(ret %d, %llu/%llu scanned, %llu/%llu updated, gen %llu)", ret,
+	       (unsigned long long)r.ranges_scanned, (unsigned long long)r.ptes_scanned,
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated,
+	       (unsigned long long)r.generation);
+	sums(want);
+	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees P's memory");
+
+	for (i = 0; i < 37; i++)
+		scribble(i * 100 + 7);
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ranges_updated == 37 && r.ptes_updated == 37,
+	       "P wrote 37 scattered pages: 37 runs, 37 entries re-copied (%llu, %llu)",
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
+	sums(want);
+	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees them");
+
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.status == COWLAB_RF_COMPLETE && r.ranges_updated == 0 &&
+	       r.ptes_updated == 0, "nothing changed since: nothing re-copied (%llu, %llu)",
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
+	sums(want);
+	verify(r.generation, want, 0, 0);
+
+	for (i = 1100; i < 1164; i++)
+		scribble(i);
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ranges_updated == 1 && r.ptes_updated == 64,
+	       "P wrote 64 consecutive pages: 1 run, 64 entries (%llu, %llu)",
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
+	sums(want);
+	/* C writes 5 pages of its own after checking. */
+	tap_ok(verify(r.generation, want, 0, 5) == 0, "... and C sees them, then writes 5 pages");
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ranges_updated == sh->ncw && r.ptes_updated == sh->ncw,
+	       "C wrote %u pages: as many runs and entries re-copied (%llu, %llu)", sh->ncw,
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
+	sums(want);
+	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C's writes are gone from C");
+
+	madvise(R + 2000 * PAGE, 16 * PAGE, MADV_DONTNEED);
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	sums(want);
+	memset(zero, 0, sizeof(zero));
+	tap_ok(ret == 0 && r.ranges_updated == 1 && r.ptes_updated == 16 &&
+	       want[2005] == page_sum(zero) && verify(r.generation, want, 0, 0) == 0,
+	       "P zapped 16 pages: 1 run, 16 entries, C reads zeros there (%llu, %llu)",
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
+
+	/* Preemption by budget: P writes every other page of all 8 ranges. */
+	for (i = 0; i < (int)NP; i += 2)
+		scribble(i);
+	upd = 0;
+	calls = 0;
+	for (;;) {
+		struct cowlab_range rg = { (uintptr_t)R, (uintptr_t)R + NP * PAGE };
+
+		memset(&r, 0, sizeof(r));
+		r.pid = s.pid;
+		r.flags = COWLAB_RF_RANGES;
+		r.nr_ranges = 1;
+		r.ranges = (uintptr_t)&rg;
+		r.budget_ns = 1;
+		if (ioctl(dev, COWLAB_IOC_REFORK, &r)) {
+			ret = -errno;
+			break;
+		}
+		calls++;
+		upd += r.ptes_updated;
+		if (r.status == COWLAB_RF_COMPLETE || calls > 100)
+			break;
+		if (r.stop_reason != COWLAB_RF_STOP_BUDGET || r.ranges_updated != 256)
+			break;
+	}
+	tap_ok(ret == 0 && calls == 9 && upd == NP / 2 && r.status == COWLAB_RF_COMPLETE,
+	       "1 ns budget: 8 partial calls of one range each (256 runs), then one that "
+	       "completes; %llu entries re-copied in all, none twice (%d calls, ret %d)",
+	       (unsigned long long)upd, calls, ret);
+	sums(want);
+	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees P's memory after them");
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+static void test_stopword(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	int round, bad = 0, word = 0, ret, first_ok = 0;
+	pid_t h;
+
+	NP = 8192;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	cl_spec_start(&s, dev, child_round, NULL);
+	for (round = 0; round < 12; round++) {
+		unsigned int delay = round == 0 ? 0 : rnd() % 3000;
+		size_t i;
+
+		for (i = 0; i < NP; i++)
+			scribble(i);
+		sh->stop = 0;
+		h = fork();
+		if (h == 0) {
+			usleep(delay);
+			sh->flip_ns = now_ns();
+			__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+			_exit(0);
+		}
+		if (round == 0)
+			waitpid(h, NULL, 0);
+		memset(&r, 0, sizeof(r));
+		r.flags = COWLAB_RF_STOPWORD;
+		r.stop_addr = (uintptr_t)&sh->stop;
+		r.stop_val = 0;
+		ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+		if (round)
+			waitpid(h, NULL, 0);
+		if (ret) {
+			bad++;
+			continue;
+		}
+		if (round == 0)
+			first_ok = r.status == COWLAB_RF_PARTIAL && r.stop_reason == COWLAB_RF_STOP_WORD &&
+				   r.ranges_scanned == 0;
+		word += r.status == COWLAB_RF_PARTIAL && r.stop_reason == COWLAB_RF_STOP_WORD;
+		if (r.status == COWLAB_RF_PARTIAL) {
+			memset(&r, 0, sizeof(r));
+			ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+			if (ret || r.status != COWLAB_RF_COMPLETE) {
+				bad++;
+				continue;
+			}
+		}
+		sums(want);
+		if (verify(r.generation, want, 0, 0))
+			bad++;
+	}
+	tap_ok(first_ok, "stop word already flipped: partial, stopped by the word, nothing scanned");
+	tap_ok(bad == 0, "12 rounds, stop word flipped at random points (%d stopped by it): every "
+	       "sync finished by a second call leaves C equal to P (%d bad)", word, bad);
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+static long thp_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void test_thp(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	int ret;
+
+	NP = 2048;			/* 4 huge pages */
+	R = map_region(NP, MADV_HUGEPAGE);
+	if (thp_kb() < 8192) {
+		tap_skip("THP: no PMD-mapped huge pages here (AnonHugePages %ld kB)", thp_kb());
+		tap_skip("THP: (second check)");
+		munmap(R, NP * PAGE);
+		return;
+	}
+	cl_spec_start(&s, dev, child_round, NULL);
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	sums(want);
+	tap_ok(ret == 0 && r.ranges_updated == 0 && r.ptes_scanned == 4 &&
+	       verify(r.generation, want, 0, 0) == 0,
+	       "THP: 4 huge pages shared since fork compare equal as units (%llu entries, %llu updated)",
+	       (unsigned long long)r.ptes_scanned, (unsigned long long)r.ranges_updated);
+	scribble(512 + 3);		/* P's COW fault splits its PMD mapping of huge page 1 */
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	sums(want);
+	tap_ok(ret == 0 && r.ranges_updated == 1 && r.ptes_updated == 512 &&
+	       verify(r.generation, want, 0, 3) == 0,
+	       "THP: P wrote one page of a huge page: that 2 MiB re-copied whole (%llu runs, %llu "
+	       "entries), C equal to P", (unsigned long long)r.ranges_updated,
+	       (unsigned long long)r.ptes_updated);
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+static bool swap_on(void)
+{
+	if (access("/sys/block/zram0", F_OK) != 0)
+		if (system("guest-modprobe zram >/dev/null 2>&1") != 0)
+			return false;
+	return system("grep -q zram0 /proc/swaps || { echo 512M > /sys/block/zram0/disksize && "
+		      "mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; } 2>/dev/null") == 0;
+}
+
+static size_t swapped(void)
+{
+	FILE *f = fopen("/proc/self/pagemap", "r");
+	size_t i, n = 0;
+	uint64_t e;
+
+	if (!f)
+		return 0;
+	for (i = 0; i < NP; i++)
+		if (pread(fileno(f), &e, 8, ((uintptr_t)R / PAGE + i) * 8) == 8 && (e >> 62 & 1))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void test_swap(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	size_t i, n;
+	int ret;
+
+	NP = 1024;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	if (!swap_on()) {
+		tap_skip("swap: no zram swap in this guest");
+		munmap(R, NP * PAGE);
+		return;
+	}
+	cl_spec_start(&s, dev, child_round, NULL);
+	do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	sums(want);
+	verify(r.generation, want, 0, 0);
+	for (i = 0; i < NP; i++)
+		scribble(i);			/* P's own pages now: MADV_PAGEOUT takes them */
+	sums(want);
+	madvise(R, NP * PAGE, MADV_PAGEOUT);
+	n = swapped();
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(n > NP / 2 && ret == 0 && r.status == COWLAB_RF_COMPLETE &&
+	       verify(r.generation, want, 0, 4) == 0,
+	       "swap: %zu of %zu pages of P swapped out, synced as swap entries; C reads P's data "
+	       "back from swap", n, NP);
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+static void test_kill_child(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	enum cl_refork_path path;
+	struct cl_spec s;
+	int round, odd = 0, full = 0, ret, ok0 = 0, esrch = 0;
+
+	NP = 8192;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	sh->checking = 0;
+	cl_spec_start(&s, dev, child_round, NULL);
+	for (round = 0; round < 10; round++) {
+		unsigned int delay = rnd() % 4000;
+		size_t i;
+		pid_t h, c;
+
+		do_refork(&s, &r, 0, false, 0, NULL);	/* make sure C is parked */
+		for (i = 0; i < NP; i++)
+			scribble(i);
+		c = s.pid;
+		h = fork();
+		if (h == 0) {
+			usleep(delay);
+			kill(c, SIGKILL);
+			_exit(0);
+		}
+		for (i = 0; i < 100000; i++) {	/* C may still be on its way back to RF_WAIT */
+			memset(&r, 0, sizeof(r));
+			r.pid = c;
+			ret = ioctl(dev, COWLAB_IOC_REFORK, &r) ? -errno : 0;
+			if (ret != -EBUSY)
+				break;
+			usleep(100);
+		}
+		waitpid(h, NULL, 0);
+		if (ret == 0)
+			ok0++;
+		else if (ret == -ESRCH)
+			esrch++;
+		else
+			odd++;
+		/* C is dead now: the library forks a new one. */
+		usleep(2000);
+		memset(&r, 0, sizeof(r));
+		ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED, &path);
+		if (ret == 0 && path == CL_REFORK_FULL)
+			full++;
+	}
+	tap_ok(odd == 0, "C killed at random points of a 32 MiB sync: each call returned 0 (%d) or "
+	       "ESRCH (%d), nothing else (%d)", ok0, esrch, odd);
+	tap_ok(full == 10, "... and cowlab_refork() then forked a new C (full path) each time (%d)",
+	       full);
+	sh->checking = 1;
+	memset(&r, 0, sizeof(r));
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED, &path);
+	sums(want);
+	tap_ok(ret == 0 && path == CL_REFORK_INCREMENTAL && verify(r.generation, want, 0, 0) == 0,
+	       "... and the new C syncs incrementally and equals P");
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+/* P killed while it syncs: C, parked, learns its parent is gone (ESRCH) and exits. */
+static void test_kill_parent(void)
+{
+	int round, ok = 0;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (round = 0; round < 5; round++) {
+		pid_t p, c;
+		int st = 0, waited = 0;
+
+		sh->cpid = 0;
+		p = fork();
+		if (p == 0) {
+			struct cowlab_refork r;
+
+			NP = 8192;
+			R = map_region(NP, MADV_NOHUGEPAGE);
+			c = fork();
+			if (c == 0) {
+				struct cowlab_rf_wait w = { 0 };
+				uint64_t gen = 0;
+
+				for (;;) {
+					memset(&w, 0, sizeof(w));
+					w.generation = gen;
+					if (ioctl(dev, COWLAB_IOC_RF_WAIT, &w) == 0)
+						gen = w.generation;
+					else if (errno == ESRCH)
+						_exit(42);
+				}
+			}
+			sh->cpid = c;
+			for (;;) {
+				size_t i;
+
+				for (i = 0; i < NP; i++)
+					scribble(i);
+				memset(&r, 0, sizeof(r));
+				r.pid = c;
+				ioctl(dev, COWLAB_IOC_REFORK, &r);
+			}
+		}
+		while (!sh->cpid && waited++ < 10000)
+			usleep(1000);
+		usleep(1000 + rnd() % 20000);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		c = sh->cpid;
+		for (waited = 0; waited < 100; waited++) {
+			if (waitpid(c, &st, WNOHANG) == c)
+				break;
+			usleep(50000);
+		}
+		if (waited < 100 && WIFEXITED(st) && WEXITSTATUS(st) == 42)
+			ok++;
+		else
+			kill(c, SIGKILL), waitpid(c, NULL, 0);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	tap_ok(ok == 5, "P killed mid-sync 5 times: each parked C got ESRCH within 5 s and exited "
+	       "(%d)", ok);
+}
+
+static void *sleeper(void *a)
+{
+	pause();
+	return a;
+}
+
+static void test_threads_and_layout(void)
+{
+	struct cowlab_refork r;
+	enum cl_refork_path path;
+	struct cl_spec s;
+	pthread_t t;
+	void *m;
+	int ret, st;
+	pid_t p;
+
+	/* A multi-threaded P: refused, EOPNOTSUPP (in a child, to keep this one single-threaded). */
+	p = fork();
+	if (p == 0) {
+		NP = 256;
+		R = map_region(NP, MADV_NOHUGEPAGE);
+		cl_spec_start(&s, dev, NULL, NULL);
+		usleep(100000);
+		pthread_create(&t, NULL, sleeper, NULL);
+		memset(&r, 0, sizeof(r));
+		r.pid = s.pid;
+		ret = ioctl(dev, COWLAB_IOC_REFORK, &r) ? errno : 0;
+		cl_spec_stop(&s);
+		_exit(ret == EOPNOTSUPP ? 0 : 1);
+	}
+	waitpid(p, &st, 0);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "multi-threaded P: EOPNOTSUPP");
+
+	NP = 1024;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	sh->checking = 0;
+	cl_spec_start(&s, dev, child_round, NULL);
+	do_refork(&s, &r, 0, false, 0, NULL);
+	m = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(m, 1, 64 * PAGE);
+	memset(&r, 0, sizeof(r));
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == -ESTALE, "P mapped a new region after C registered: ESTALE (%d)", ret);
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED, &path);
+	tap_ok(ret == 0 && path == CL_REFORK_FULL && s.forks == 2,
+	       "cowlab_refork() falls back to a full re-fork and says so (ret %d, path %d, forks %u)",
+	       ret, path, s.forks);
+	mprotect(R, PAGE, PROT_READ);
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == -ESTALE, "P mprotect()ed part of a mapping: ESTALE (%d)", ret);
+	cowlab_refork(&s, &r, CL_RF_WAIT_PARKED, &path);
+	munmap(m, 64 * PAGE);
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == -ESTALE, "P unmapped a mapping: ESTALE (%d)", ret);
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+static int rf(struct cowlab_refork *r)
+{
+	return ioctl(dev, COWLAB_IOC_REFORK, r) ? errno : 0;
+}
+
+static void test_bad_input(void)
+{
+	struct cowlab_refork r;
+	struct cowlab_rf_wait w;
+	struct cowlab_range rg[2];
+	struct cl_spec s;
+	int before, e;
+	pid_t z, plain;
+
+	NP = 256;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	cl_spec_start(&s, dev, NULL, NULL);
+	do_refork(&s, &r, 0, false, 0, NULL);
+	usleep(200000);				/* C is back in RF_WAIT: parked */
+	before = klog_len();
+
+#define BAD(desc, want, ...) do {						\
+		memset(&r, 0, sizeof(r));					\
+		r.pid = s.pid;							\
+		__VA_ARGS__;							\
+		e = rf(&r);							\
+		tap_ok(e == want, "%s: %s (got %s)", desc, strerror(want),	\
+		       e ? strerror(e) : "success");				\
+	} while (0)
+
+	BAD("unknown flag", EINVAL, r.flags = 1U << 9);
+	BAD("non-zero reserved field", EINVAL, r.reserved_in[1] = 1);
+	BAD("stop value without STOPWORD", EINVAL, r.stop_val = 5);
+	BAD("misaligned stop word", EINVAL, r.flags = COWLAB_RF_STOPWORD; r.stop_addr = (uintptr_t)R + 2);
+	BAD("unmapped stop word", EFAULT, r.flags = COWLAB_RF_STOPWORD; r.stop_addr = 4096);
+	BAD("kernel-address stop word", EFAULT, r.flags = COWLAB_RF_STOPWORD;
+	    r.stop_addr = 0xffffffff81000000ULL);
+	BAD("RANGES with none", EINVAL, r.flags = COWLAB_RF_RANGES);
+	BAD("ranges without RANGES", EINVAL, r.nr_ranges = 1);
+	BAD("too many ranges", EINVAL, r.flags = COWLAB_RF_RANGES; r.nr_ranges = COWLAB_RF_MAX_RANGES + 1;
+	    r.ranges = (uintptr_t)rg);
+	BAD("unreadable range list", EFAULT, r.flags = COWLAB_RF_RANGES; r.nr_ranges = 1; r.ranges = 8);
+	rg[0].start = (uintptr_t)R + 1;
+	rg[0].end = (uintptr_t)R + PAGE;
+	BAD("unaligned range", EINVAL, r.flags = COWLAB_RF_RANGES; r.nr_ranges = 1; r.ranges = (uintptr_t)rg);
+	rg[0].start = (uintptr_t)R;
+	rg[0].end = (uintptr_t)R + 2 * PAGE;
+	rg[1].start = (uintptr_t)R + PAGE;
+	rg[1].end = (uintptr_t)R + 3 * PAGE;
+	BAD("overlapping ranges", EINVAL, r.flags = COWLAB_RF_RANGES; r.nr_ranges = 2; r.ranges = (uintptr_t)rg);
+	rg[0].start = (uintptr_t)sh;
+	rg[0].end = (uintptr_t)sh + PAGE;
+	BAD("range in a shared mapping", EINVAL, r.flags = COWLAB_RF_RANGES; r.nr_ranges = 1;
+	    r.ranges = (uintptr_t)rg);
+	rg[0].start = 0x10000;
+	rg[0].end = 0x20000;
+	BAD("range outside any mapping", EINVAL, r.flags = COWLAB_RF_RANGES; r.nr_ranges = 1;
+	    r.ranges = (uintptr_t)rg);
+	BAD("negative pid", EINVAL, r.pid = -3);
+	BAD("pid 1, not the caller's child", ECHILD, r.pid = 1);
+	BAD("the caller itself", ECHILD, r.pid = getpid());
+
+	z = fork();
+	if (z == 0)
+		_exit(0);
+	usleep(100000);
+	BAD("an exited (zombie) child", ESRCH, r.pid = z);
+	waitpid(z, NULL, 0);
+	BAD("a reaped child's pid", ESRCH, r.pid = z);
+	plain = fork();
+	if (plain == 0) {
+		pause();
+		_exit(0);
+	}
+	BAD("a child that never parked", EBUSY, r.pid = plain);
+	kill(plain, SIGKILL);
+	waitpid(plain, NULL, 0);
+
+	memset(&r, 0, sizeof(r));
+	r.pid = s.pid;
+	e = ioctl(dev, _IOC(_IOC_READ | _IOC_WRITE, COWLAB_IOC_MAGIC, 0x20, sizeof(r) - 8), &r) ? errno : 0;
+	tap_ok(e == EINVAL, "REFORK with a wrong struct size: EINVAL (got %s)", strerror(e));
+	e = ioctl(dev, COWLAB_IOC_REFORK, (void *)8) ? errno : 0;
+	tap_ok(e == EFAULT, "REFORK with an unreadable argument: EFAULT (got %s)", strerror(e));
+	memset(&w, 0, sizeof(w));
+	w.flags = 1;
+	e = ioctl(dev, COWLAB_IOC_RF_WAIT, &w) ? errno : 0;
+	tap_ok(e == EINVAL, "RF_WAIT with unknown flags: EINVAL (got %s)", strerror(e));
+	memset(&r, 0, sizeof(r));
+	r.pid = s.pid;
+	e = rf(&r);
+	tap_ok(e == 0 && r.status == COWLAB_RF_COMPLETE, "after all that, a good call still works");
+	tap_ok(klog_len() == before, "bad input left nothing in the kernel log (%d -> %d bytes)",
+	       before, klog_len());
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+int main(int argc, char **argv)
+{
+	struct cowlab_version v;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	tap_plan(54);
+	dev = open(COWLAB_DEVICE, O_RDWR);
+	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
+		int i;
+
+		tap_diag("/dev/cowlab without refork: %s", dev < 0 ? strerror(errno) : "feature off");
+		for (i = 0; i < 54; i++)
+			tap_ok(false, "refork available");
+		return tap_finish();
+	}
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (argc > 1)
+		rng = strtoull(argv[1], NULL, 0);
+	tap_diag("seed %llu", (unsigned long long)rng);
+	sh->checking = 1;
+
+	test_counts();
+	test_rounds();
+	test_stopword();
+	test_thp();
+	test_swap();
+	test_kill_child();
+	test_kill_parent();
+	test_threads_and_layout();
+	test_bad_input();
+	return tap_finish();
+}
