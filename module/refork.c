@@ -361,6 +361,8 @@ struct rf_ctx {
 	u32 stop_val;
 	u64 t0, budget;
 	bool copied;
+	u32 why;			/* a stop inside a range ... */
+	unsigned long stop_at;		/* ... and where to resume */
 	struct cowlab_refork *res;
 };
 
@@ -517,7 +519,30 @@ static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, 
 	return static_call(cowlab_copy_page_range)(&x->tmp_c, &x->tmp_p);
 }
 
-/* Compare and re-sync one page-table range [start, end), inside one PMD. */
+static u32 rf_stop_check(struct rf_ctx *x)
+{
+	if (signal_pending(current))
+		return COWLAB_RF_STOP_SIGNAL;
+	if (x->stop_page) {
+		u32 *w = kmap_local_page(x->stop_page);
+		u32 v = READ_ONCE(w[x->stop_off / sizeof(u32)]);
+
+		kunmap_local(w);
+		if (v != x->stop_val)
+			return COWLAB_RF_STOP_WORD;
+	}
+	if (x->budget && ktime_get_ns() - x->t0 >= x->budget)
+		return COWLAB_RF_STOP_BUDGET;
+	return COWLAB_RF_STOP_NONE;
+}
+
+/*
+ * Compare and re-sync one page-table range [start, end), inside one PMD. After
+ * each re-copied run (at most RF_RUN_MAX pages) the stop conditions are
+ * checked; a stop sets x->why and x->stop_at.
+ */
+#define RF_RUN_MAX	64
+
 static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long start,
 			 unsigned long end)
 {
@@ -550,61 +575,66 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 	for (a = start; a < end; a += PAGE_SIZE) {
 		pte_t p = pmd_none(pp) ? __pte(0) : ptep_get(pte_offset_kernel(&pp, a));
 		pte_t c = pmd_none(cp) ? __pte(0) : ptep_get(pte_offset_kernel(&cp, a));
+		unsigned long until;
 
 		x->res->ptes_scanned++;
 		if (!rf_pte_same(p, c)) {
 			if (!run)
 				run = a;
+			if (((a + PAGE_SIZE - run) >> PAGE_SHIFT) < RF_RUN_MAX && a + PAGE_SIZE < end)
+				continue;
+			until = a + PAGE_SIZE;
+		} else if (run) {
+			until = a;
+		} else {
 			continue;
 		}
-		if (run) {
-			rcu_read_unlock();
-			ret = rf_recopy(x, pr, run, a);
-			if (ret)
-				return ret;
-			run = 0;
-			rcu_read_lock();
+		/* A run ends (or reached RF_RUN_MAX pages): re-copy it, then see whether to stop. */
+		rcu_read_unlock();
+		ret = rf_recopy(x, pr, run, until);
+		if (ret)
+			return ret;
+		run = 0;
+		x->why = rf_stop_check(x);
+		if (x->why) {
+			x->stop_at = until;
+			return 0;
 		}
+		rcu_read_lock();
 	}
 	rcu_read_unlock();
-	return run ? rf_recopy(x, pr, run, end) : 0;
-}
-
-static u32 rf_stop_check(struct rf_ctx *x)
-{
-	if (signal_pending(current))
-		return COWLAB_RF_STOP_SIGNAL;
-	if (x->stop_page) {
-		u32 *w = kmap_local_page(x->stop_page);
-		u32 v = READ_ONCE(w[x->stop_off / sizeof(u32)]);
-
-		kunmap_local(w);
-		if (v != x->stop_val)
-			return COWLAB_RF_STOP_WORD;
-	}
-	if (x->budget && ktime_get_ns() - x->t0 >= x->budget)
-		return COWLAB_RF_STOP_BUDGET;
-	return COWLAB_RF_STOP_NONE;
+	return 0;
 }
 
 /*
  * Sync one range, then decide whether to stop. The stop conditions are checked
- * after every range that needed re-copying and after every RF_EQUAL_BATCH
- * ranges that only compared equal (those cost a comparison of at most 512
- * entries each). So every call makes progress, and a call that continues a
- * stopped sync passes quickly over the ranges already in sync.
+ * after every re-copied run of at most RF_RUN_MAX pages (rf_sync_range), after
+ * every range that held a huge mapping to re-copy, and after every
+ * RF_EQUAL_BATCH ranges that only compared equal (each a comparison of at most
+ * 512 entries). So every call makes progress, and a call that continues a
+ * stopped sync passes quickly over the ranges already in sync. *resume is
+ * where the next call starts when this one stops.
  */
 #define RF_EQUAL_BATCH	16
 
 static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsigned long next,
-		   unsigned int *equal, u32 *why)
+		   unsigned int *equal, u32 *why, unsigned long *resume)
 {
 	u64 updated = x->res->ranges_updated;
-	int ret = rf_sync_range(x, pr, a, next);
+	int ret;
 
+	x->why = COWLAB_RF_STOP_NONE;
+	ret = rf_sync_range(x, pr, a, next);
 	if (ret)
 		return ret;
 	cond_resched();
+	*resume = next;
+	if (x->why) {
+		*why = x->why;
+		*resume = x->stop_at;
+		*equal = 0;
+		return 0;
+	}
 	if (x->res->ranges_updated == updated && ++*equal < RF_EQUAL_BATCH) {
 		*why = COWLAB_RF_STOP_NONE;
 		return 0;
@@ -620,7 +650,7 @@ static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsign
  */
 static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
 {
-	unsigned long cursor = ch->cursor;
+	unsigned long cursor = ch->cursor, resume;
 	unsigned int first = 0, k, equal = 0;
 	u32 why = COWLAB_RF_STOP_NONE;
 	int ret;
@@ -644,11 +674,11 @@ static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
 			a = cursor;
 		for (; a < pr->end; a = next) {
 			next = min(pmd_addr_end(a, pr->end), pr->end);
-			ret = rf_step(x, pr, a, next, &equal, &why);
+			ret = rf_step(x, pr, a, next, &equal, &why, &resume);
 			if (ret)
 				return ret;
 			if (why) {
-				ch->cursor = next < pr->end ? next :
+				ch->cursor = resume < pr->end ? resume :
 					     x->pairs[(first + k + 1) % x->nr_pairs].start;
 				goto stopped;
 			}
@@ -661,11 +691,11 @@ static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
 
 		for (a = pr->start; a < cursor; a = next) {
 			next = min(pmd_addr_end(a, cursor), cursor);
-			ret = rf_step(x, pr, a, next, &equal, &why);
+			ret = rf_step(x, pr, a, next, &equal, &why, &resume);
 			if (ret)
 				return ret;
-			if (why && next < cursor) {
-				ch->cursor = next;
+			if (why && resume < cursor) {
+				ch->cursor = resume;
 				goto stopped;
 			}
 		}

@@ -80,10 +80,11 @@ struct cowlab_cowahead_stats {
  * of page-table entries that differ between P and C. The sync stops early, its
  * progress kept, when the time budget runs out, a signal is pending, or the
  * 32-bit stop word in P's memory no longer holds stop_val. Granularity: the
- * stop conditions are checked after every page-table range (at most 2 MiB of
- * address space, at most 512 entries compared) that needed re-copying, and
- * after every 16 ranges that compared equal; the stop word also before the
- * first range. A stopped sync keeps a cursor and the next call resumes there,
+ * stop conditions are checked after every re-copied run of entries (at most 64
+ * pages, or one PMD-mapped huge page) and after every 16 page-table ranges
+ * (2 MiB of address space, at most 512 entries compared each) that compared
+ * equal; the stop word also before the first range. A call completes only if
+ * it compares every covered range before a stop condition holds. A stopped sync keeps a cursor and the next call resumes there,
  * going round to it (ranges already in sync cost only the comparison), so
  * every call makes progress. C leaves RF_WAIT only after a
  * complete sync (the generation grows by one) or on a signal, a timeout, or
