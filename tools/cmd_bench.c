@@ -48,6 +48,10 @@ static const struct workload quick[] = {
 	  false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "3", "--fork-ops", "50", "--cow-ops", "2" },
 	  true },
+	{ "reforkbench", "reforkbench", { "--sizes", "64M", "--reps", "3", "--preempt", "10" },
+	  false },
+	{ "specswap", "specswap", { "--setup-nullb", "3000", "--visits", "150", "--reps", "2" },
+	  false },
 };
 
 /* Seconds, for CI on any host: every workload that needs neither the module nor swap. */
@@ -75,6 +79,10 @@ static const struct workload full[] = {
 	{ "redisbgsave", "redisbgsave", { "--keys", "500000", "--writes", "100000", "--reps", "5" },
 	  false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "9" }, true },
+	{ "reforkbench", "reforkbench", { "--sizes", "64M,256M,1G", "--reps", "5", "--preempt", "30",
+					  "--preempt-size", "256M" }, false },
+	{ "specswap", "specswap", { "--setup-nullb", "3000", "--visits", "400", "--reps", "5" },
+	  false },
 };
 
 static void usage(FILE *f)
@@ -87,7 +95,8 @@ static void usage(FILE *f)
 		"  --suite S      quick (default; under 10 minutes for both kernels), full, or\n"
 		"                 smoke (seconds; what needs neither the module nor swap: for CI)\n"
 		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
-		"                 redisbgsave traceoverhead; full: also cowbench_child)\n"
+		"                 redisbgsave traceoverhead reforkbench specswap; full: also\n"
+		"                 cowbench_child)\n"
 		"  --kernel K     with --vm: only this pinned kernel (repeatable; default: all)\n"
 		"  --vm           in QEMU on the pinned stock kernels, module loaded (default)\n"
 		"  --host         here, on the running kernel (the module if it is loaded)\n"
@@ -360,6 +369,20 @@ static void headline_more(json_t *wl)
 			printf("    redisbgsave %s: redis latest_fork_usec %.0f, cowlab BPF fork %.0f us\n",
 			       json_string_value(json_object_get(x, "mode")) ?: "?",
 			       summary_median(x, "latest_fork_usec"), summary_median(x, "bpf_fork_us"));
+	c = configs_of(wl, "reforkbench");
+	json_array_foreach(c, i, x)
+		if (!strcmp(json_string_value(json_object_get(x, "kind")) ?: "", "refork"))
+			printf("    reforkbench %.0f MiB, %s of pages changed: refork %.3f of a full re-fork\n",
+			       json_number_value(json_object_get(x, "size_bytes")) / (1 << 20),
+			       json_string_value(json_object_get(x, "changed")) ?: "?",
+			       json_number_value(json_object_get(x, "ratio_to_full")));
+	c = configs_of(wl, "specswap");
+	json_array_foreach(c, i, x)
+		printf("    specswap %s: runtime %.0f ms, stalled %.0f ms%s\n",
+		       json_string_value(json_object_get(x, "mode")) ?: "?",
+		       summary_median(x, "runtime_ms"), summary_median(x, "stall_ms"),
+		       strcmp(json_string_value(json_object_get(x, "mode")) ?: "", "refork") ? "" :
+		       " (refork)");
 	c = configs_of(wl, "traceoverhead");
 	json_array_foreach(c, i, x) {
 		bool ci = json_is_number(json_object_get(x, "ci95_low_pct"));

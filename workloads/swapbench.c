@@ -24,75 +24,10 @@
 
 #include "jsonout.h"
 #include "stats.h"
+#include "sysutil.h"
 #include "util.h"
 
 #define PAGE 4096UL
-
-static char cg[256];
-
-static int write_file(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int err;
-
-	if (!f)
-		return -errno;
-	err = fputs(val, f) < 0 ? -errno : 0;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
-}
-
-static long vmstat(const char *key)
-{
-	char name[64];
-	long v, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	while (f && fscanf(f, "%63s %ld", name, &v) == 2)
-		if (!strcmp(name, key))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
-}
-
-static long swap_total_kb(void)
-{
-	char line[256];
-	long kb = 0, v;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapTotal: %ld kB", &v) == 1)
-			kb = v;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
-static void leave_cgroup(void)
-{
-	char pid[32];
-
-	if (!cg[0])
-		return;
-	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	write_file("/sys/fs/cgroup/cgroup.procs", pid);
-	rmdir(cg);
-}
-
-static int setup_zram(const char *size)
-{
-	if (access("/sys/block/zram0", F_OK) &&
-	    system("guest-modprobe zram 2>/dev/null || modprobe zram 2>/dev/null"))
-		return -1;
-	if (system("grep -q '^/dev/zram0 ' /proc/swaps") == 0)
-		return 0;
-	if (write_file("/sys/block/zram0/disksize", size))
-		return -1;
-	return system("mkswap /dev/zram0 >/dev/null && swapon /dev/zram0") ? -1 : 0;
-}
 
 static void usage(FILE *f)
 {
@@ -120,7 +55,7 @@ int main(int argc, char **argv)
 	static const char *const pattern_names[] = { "seq", "random" };
 	uint64_t limit = 32 << 20, wss = 48 << 20, passes = 3, v;
 	int pats[2] = { 0, 1 }, np = 2, c, pi, pass;
-	char plist[64] = "", buf[64], path[300];
+	char plist[64] = "";
 	const char *json = NULL, *zram = NULL;
 	json_t *root = NULL, *arr = NULL;
 	bool quiet = false;
@@ -160,38 +95,16 @@ int main(int argc, char **argv)
 	if (wss <= limit)
 		cl_err("warning: the working set (%llu MiB) fits in the limit (%llu MiB): little swap",
 		       (unsigned long long)(wss >> 20), (unsigned long long)(limit >> 20));
-	if (zram && setup_zram(zram)) {
+	if (zram && cl_setup_zram(zram)) {
 		cl_err("--setup-zram %s failed (needs root and the zram driver)", zram);
 		return 1;
 	}
-	if (swap_total_kb() == 0) {
+	if (cl_swap_total_kb() == 0) {
 		cl_err("no swap is on: enable some (swapon), or --setup-zram SIZE");
 		return 1;
 	}
-	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK)) {
-		cl_err("needs root and cgroup v2 at /sys/fs/cgroup");
+	if (cl_memcg_join("swapbench", limit))
 		return 1;
-	}
-	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	snprintf(cg, sizeof(cg), "/sys/fs/cgroup/cowlab-swapbench-%d", (int)getpid());
-	if (mkdir(cg, 0755) && errno != EEXIST) {
-		cl_err("mkdir %s: %s", cg, strerror(errno));
-		cg[0] = 0;
-		return 1;
-	}
-	atexit(leave_cgroup);
-	snprintf(path, sizeof(path), "%s/memory.max", cg);
-	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)limit);
-	if (write_file(path, buf)) {
-		cl_err("%s: %s (is the memory controller enabled?)", path, strerror(errno));
-		return 1;
-	}
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write_file(path, buf)) {
-		cl_err("cannot join %s: %s", cg, strerror(errno));
-		return 1;
-	}
 
 	npages = wss / PAGE;
 	mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -209,7 +122,7 @@ int main(int argc, char **argv)
 				 "environment", cl_environment_json());
 		json_object_set_new(root, "params", json_pack("{s:I, s:I, s:I, s:I}", "limit_bytes",
 				    (json_int_t)limit, "wss_bytes", (json_int_t)wss, "passes",
-				    (json_int_t)passes, "swap_kb", (json_int_t)swap_total_kb()));
+				    (json_int_t)passes, "swap_kb", (json_int_t)cl_swap_total_kb()));
 		arr = json_array();
 	}
 	if (!quiet)
@@ -221,7 +134,7 @@ int main(int argc, char **argv)
 		struct cl_summary s;
 
 		for (pass = 0; pass < (int)passes; pass++) {
-			long in0 = vmstat("pswpin"), out0 = vmstat("pswpout");
+			long in0 = cl_vmstat("pswpin"), out0 = cl_vmstat("pswpout");
 			struct rusage r0, r1;
 			uint64_t t0;
 
@@ -243,11 +156,11 @@ int main(int argc, char **argv)
 			if (!quiet)
 				printf("%-7s %5d %12.1f %10ld %10ld %10ld\n", pattern_names[pats[pi]],
 				       pass, ns[pass], r1.ru_majflt - r0.ru_majflt,
-				       vmstat("pswpin") - in0, vmstat("pswpout") - out0);
+				       cl_vmstat("pswpin") - in0, cl_vmstat("pswpout") - out0);
 			json_array_append_new(samples, json_pack("{s:f, s:I, s:I, s:I}", "ns_per_page",
 					      ns[pass], "majflt", (json_int_t)(r1.ru_majflt - r0.ru_majflt),
-					      "pswpin", (json_int_t)(vmstat("pswpin") - in0),
-					      "pswpout", (json_int_t)(vmstat("pswpout") - out0)));
+					      "pswpin", (json_int_t)(cl_vmstat("pswpin") - in0),
+					      "pswpout", (json_int_t)(cl_vmstat("pswpout") - out0)));
 		}
 		cl_summarize(ns, passes, &s);
 		if (arr)
