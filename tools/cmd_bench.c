@@ -378,11 +378,9 @@ static void headline_more(json_t *wl)
 			       json_number_value(json_object_get(x, "ratio_to_full")));
 	c = configs_of(wl, "specswap");
 	json_array_foreach(c, i, x)
-		printf("    specswap %s: runtime %.0f ms, stalled %.0f ms%s\n",
+		printf("    specswap %s: runtime %.0f ms, stalled in reads %.0f ms\n",
 		       json_string_value(json_object_get(x, "mode")) ?: "?",
-		       summary_median(x, "runtime_ms"), summary_median(x, "stall_ms"),
-		       strcmp(json_string_value(json_object_get(x, "mode")) ?: "", "refork") ? "" :
-		       " (refork)");
+		       summary_median(x, "runtime_ms"), summary_median(x, "stall_ms"));
 	c = configs_of(wl, "traceoverhead");
 	json_array_foreach(c, i, x) {
 		bool ci = json_is_number(json_object_get(x, "ci95_low_pct"));
