@@ -18,93 +18,9 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "results.h"
 #include "stats.h"
 #include "util.h"
-
-/* Integer fields that name a configuration rather than measure it, and string fields that do not. */
-static const char *const id_ints[] = { "size_bytes", "depth", "pages", "ops_per_block", NULL };
-static const char *const not_id[] = { "status", "reason", "bpf", NULL };
-
-static json_t *load(const char *arg, char *err, size_t len)
-{
-	char path[4096];
-	struct stat st;
-	json_error_t je;
-	json_t *r;
-
-	snprintf(path, sizeof(path), "%s%s", arg,
-		 !stat(arg, &st) && S_ISDIR(st.st_mode) ? "/results.json" : "");
-	r = json_load_file(path, 0, &je);
-	if (!r) {
-		snprintf(err, len, "%s: %s", path, access(path, R_OK) ? strerror(errno) : je.text);
-		return NULL;
-	}
-	if (json_integer_value(json_object_get(r, "schema")) != 1 ||
-	    !json_is_object(json_object_get(r, "workloads"))) {
-		snprintf(err, len, "%s: not a cowlab results file of schema 1 (no \"schema\": 1 and "
-			 "\"workloads\" object)", path);
-		json_decref(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* "pattern=seq mode=16 size_bytes=67108864": what identifies a configuration. */
-static void config_id(json_t *c, char *buf, size_t len)
-{
-	const char *k;
-	json_t *v;
-	size_t o = 0;
-	int i;
-
-	buf[0] = 0;
-	json_object_foreach(c, k, v) {
-		bool id = json_is_string(v);
-
-		for (i = 0; id && not_id[i]; i++)
-			id = strcmp(k, not_id[i]) != 0;
-		for (i = 0; !id && id_ints[i]; i++)
-			id = json_is_integer(v) && !strcmp(k, id_ints[i]);
-		if (!id || o >= len)
-			continue;
-		if (json_is_string(v))
-			o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
-		else
-			o += snprintf(buf + o, len - o, "%s%s=%lld", o ? " " : "", k,
-				      (long long)json_integer_value(v));
-	}
-}
-
-static json_t *find_config(json_t *configs, const char *id)
-{
-	char other[1024];
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(configs, i, c) {
-		config_id(c, other, sizeof(other));
-		if (!strcmp(other, id))
-			return c;
-	}
-	return NULL;
-}
-
-/* The raw samples of @metric; their count in *n (0 when there are none). */
-static double *samples_of(json_t *c, const char *metric, size_t *n)
-{
-	json_t *s = json_object_get(c, "samples"), *e;
-	double *v = calloc(json_array_size(s) + 1, sizeof(double));
-	size_t i;
-
-	*n = 0;
-	json_array_foreach(s, i, e) {
-		json_t *x = json_object_get(e, metric);
-
-		if (json_is_number(x) && json_number_value(x) >= 0)
-			v[(*n)++] = json_number_value(x);
-	}
-	return v;
-}
 
 static void usage(FILE *f)
 {
@@ -155,8 +71,8 @@ int cmd_compare(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	base = load(argv[optind], err, sizeof(err));
-	neu = base ? load(argv[optind + 1], err, sizeof(err)) : NULL;
+	base = cl_results_load(argv[optind], err, sizeof(err));
+	neu = base ? cl_results_load(argv[optind + 1], err, sizeof(err)) : NULL;
 	if (!base || !neu) {
 		cl_err("compare: %s", err);
 		json_decref(base);
@@ -177,13 +93,13 @@ int cmd_compare(int argc, char **argv)
 			const char *metric;
 			char id[1024];
 
-			config_id(cb, id, sizeof(id));
-			cn = find_config(nc, id);
+			cl_config_id(cb, id, sizeof(id));
+			cn = cl_find_config(nc, id);
 			if (!cn)
 				continue;
 			json_object_foreach(summary, metric, unused) {
 				size_t n1, n2;
-				double *x = samples_of(cb, metric, &n1), *y = samples_of(cn, metric, &n2);
+				double *x = cl_samples_of(cb, metric, &n1), *y = cl_samples_of(cn, metric, &n2);
 				struct cl_summary s1, s2;
 				double change, p;
 				const char *mark = "";

@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	{ "exec",     cmd_exec,     "run a program with a cow-ahead policy (--cow-ahead=N[,adaptive])" },
 	{ "trace",    cmd_trace,    "fork, page-table copy, COW, fault, swap, reclaim latency (BPF)" },
 	{ "compare",  cmd_compare,  "compare two benchmark results: medians, change, Mann-Whitney U" },
+	{ "report",   cmd_report,   "figures (gnuplot PNG/SVG), report.md and report.html from results" },
+	{ "history",  cmd_history,  "trend graphs over many results, per kernel, regressions marked" },
 	{ "bench",    cmd_bench,    "run the benchmark suite (in the VM by default), write results.json" },
 };
 

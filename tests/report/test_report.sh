@@ -1,0 +1,96 @@
+#!/bin/bash
+# cowlab report and cowlab history (TAP, host: needs gnuplot), on synthetic
+# results whose numbers are known: the figures' data files hold exactly those
+# numbers, every figure exists as PNG and SVG beside its script, the HTML is
+# self-contained, TCG timings are labelled emulated; history finds an injected
+# 20% regression in one configuration of the newest run and nothing in an A/A
+# series; bad input exits 2 with a message, a report with nothing to plot exits 1.
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+n=0 failed=0
+ok() {	# status description
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; failed=$((failed + 1)); fi
+}
+cowlab=$(cd "$(dirname "$0")/../.." && pwd)/build/bin/cowlab
+
+# mk DIR STARTED SLOW: a results dir; SLOW scales reforkbench's 1% refork samples
+mk() {
+	mkdir -p "$1"
+	awk -v started="$2" -v slow="$3" 'function samples(key, base, k,   i, s) {
+			s = "["
+			for (i = 0; i < 8; i++) s = s (i ? "," : "") sprintf("{\"%s\": %.3f}", key, (base + i) * k)
+			return s "]"
+		}
+		BEGIN {
+		printf "{\"schema\": 1, \"suite\": \"test\", \"commit\": \"abc1234\", \"started\": \"%s\",", started
+		printf "\"environment\": {\"kernel\": \"6.12.0-test\", \"kernel_name\": \"6.12\", \"accel\": \"tcg\", \"cowlab_vm\": true, \"cpus\": 2},"
+		printf "\"workloads\": {"
+		printf "\"forkbench\": {\"status\": \"ok\", \"result\": {\"configs\": ["
+		printf "{\"variant\": \"fork\", \"thp\": \"never\", \"layout\": \"dense\", \"size_bytes\": 0, \"pte_kb\": 40, \"samples\": %s, \"summary\": {\"call_us\": {\"median\": 104.5}}},", samples("call_us", 100, 1)
+		printf "{\"variant\": \"fork\", \"thp\": \"never\", \"layout\": \"dense\", \"size_bytes\": 67108864, \"pte_kb\": 172, \"samples\": %s, \"summary\": {\"call_us\": {\"median\": 1234.5}}}", samples("call_us", 1230, 1)
+		printf "]}},"
+		printf "\"reforkbench\": {\"status\": \"ok\", \"result\": {\"configs\": ["
+		printf "{\"kind\": \"full_refork\", \"size_bytes\": 67108864, \"samples\": %s, \"summary\": {\"us\": {\"median\": 22130.0}}},", samples("us", 22126, 1)
+		printf "{\"kind\": \"refork\", \"changed\": \"0%%\", \"size_bytes\": 67108864, \"samples\": %s, \"summary\": {\"us\": {\"median\": 717.0}}},", samples("us", 713, 1)
+		printf "{\"kind\": \"refork\", \"changed\": \"1%%\", \"size_bytes\": 67108864, \"samples\": %s, \"summary\": {\"us\": {\"median\": %.1f}}}", samples("us", 2734, slow), 2737.5 * slow
+		printf "]}},"
+		printf "\"cowbench\": {\"status\": \"ok\", \"bpf\": {\"histograms\": {\"cow.copy\": {\"unit\": \"ns\", \"count\": 4, \"buckets\": [[1000, 1015, 1], [2000, 2031, 3]]}}}, \"result\": {\"configs\": ["
+		printf "{\"pattern\": \"seq\", \"mode\": \"off\", \"trap_ratio_to_off\": 1.0, \"time_ratio_to_off\": 1.0, \"samples\": %s, \"summary\": {\"write_ms\": {\"median\": 10}}},", samples("write_ms", 10, 1)
+		printf "{\"pattern\": \"seq\", \"mode\": \"16\", \"trap_ratio_to_off\": 0.0588, \"time_ratio_to_off\": 0.7, \"samples\": %s, \"summary\": {\"write_ms\": {\"median\": 7}}}", samples("write_ms", 7, 1)
+		printf "]}}}}\n"
+	}' >"$1/results.json"
+}
+echo "TAP version 13"
+echo "1..16"
+mk "$d/r1" 2026-11-20T10:00:00 1
+
+out=$("$cowlab" report "$d/r1" 2>&1); rc=$?
+ok $rc "report: exit 0 ($out)"
+all=1
+for f in fork_latency page_tables cow_cdf cowahead refork; do
+	for e in dat gp png svg; do [ -s "$d/r1/report/$f.$e" ] || { all=0; echo "# missing $f.$e"; }; done
+done
+ok $((1 - all)) "every figure has its .dat, .gp, .png and .svg"
+grep -q "^0% 717.0 22130.0$" "$d/r1/report/refork.dat" && grep -q "^1% 2737.5 22130.0$" "$d/r1/report/refork.dat"
+ok $? "refork.dat holds the medians given: refork 717.0 / 2737.5 us beside full 22130.0 us"
+grep -q "^64 1234.5$" "$d/r1/report/fork_latency.dat" && grep -q "^64 172 NaN$" "$d/r1/report/page_tables.dat"
+ok $? "fork_latency.dat and page_tables.dat hold the input (64 MiB: 1234.5 us, 172 kB)"
+grep -q "^2031 1.00000$" "$d/r1/report/cow_cdf.dat" && grep -q "^1015 0.25000$" "$d/r1/report/cow_cdf.dat"
+ok $? "the COW CDF is the histogram's cumulative fraction (0.25 at 1015 ns, 1 at 2031 ns)"
+file "$d/r1/report/cowahead.png" | grep -q "PNG image" && grep -q "<svg" "$d/r1/report/cowahead.svg"
+ok $? "images are real PNG and SVG"
+grep -q "Timings are emulated" "$d/r1/report/report.md" && grep -q "QEMU TCG" "$d/r1/report/refork.svg"
+ok $? "TCG timings labelled emulated in report.md and in the figures"
+[ "$(grep -c "<svg" "$d/r1/report/report.html")" = 5 ] && ! grep -q "<img" "$d/r1/report/report.html"
+ok $? "report.html inlines its 5 figures as SVG (self-contained)"
+grep -q "Not in these results" "$d/r1/report/report.md" && grep -q "swapbench" "$d/r1/report/report.md"
+ok $? "figures whose workloads are absent are listed as such"
+grep -q "xlabel 'parent RSS (MiB)'" "$d/r1/report/fork_latency.gp" && grep -q "ylabel 'latency in the parent (us" "$d/r1/report/fork_latency.gp"
+ok $? "axes carry units"
+
+out=$("$cowlab" report "$d/none" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "No such file"
+ok $? "report of a missing directory: exit 2 ($out)"
+mkdir -p "$d/bad" && echo '{"schema": 1, "workl' >"$d/bad/results.json"
+out=$("$cowlab" report "$d/bad" 2>&1); rc=$?
+[ $rc = 2 ]; ok $? "corrupt results.json: exit 2 ($out)"
+mkdir -p "$d/empty" && echo '{"schema": 1, "workloads": {"x": {"status": "ok"}}}' >"$d/empty/results.json"
+out=$("$cowlab" report "$d/empty" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "nothing to plot"
+ok $? "results with nothing to plot: exit 1, never an empty report ($out)"
+
+mk "$d/r2" 2026-11-21T10:00:00 1
+mk "$d/r3" 2026-11-22T10:00:00 1
+out=$("$cowlab" history -o "$d/h1" "$d/r3" "$d/r1" "$d/r2" 2>&1); rc=$?
+[ $rc = 0 ] && ! grep -q "regression" "$d/h1/history.md" && [ -s "$d/h1/reforkbench.png" ]
+ok $? "history of three equal runs (given out of order): no regression, exit 0, figures ($out)"
+mk "$d/r4" 2026-11-23T10:00:00 1.2
+out=$("$cowlab" history -o "$d/h2" "$d/r1" "$d/r2" "$d/r3" "$d/r4" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(grep -c "^- \*\*regression" "$d/h2/history.md")" = 1 ] &&
+	grep "regression" "$d/h2/history.md" | grep -q "changed=1%.*+20.0%.*r4"
+ok $? "newest run 20% slower in one configuration: exit 1, exactly that one listed ($(grep regression "$d/h2/history.md"))"
+out=$("$cowlab" history -o "$d/h3" "$d/r1" "$d/bad" 2>&1); rc=$?
+[ $rc = 2 ]; ok $? "history with a corrupt input: exit 2 ($out)"
+
+[ $failed = 0 ]
