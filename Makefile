@@ -50,7 +50,7 @@ KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
 .PHONY: all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
-        check check-fast check-unit check-debug bench clean distclean
+        check check-fast check-unit check-debug bench baseline clean distclean
 
 all: deps tools workloads tests modules images
 	$(Q)ln -sfn $(B)/bin/cowlab cowlab
@@ -64,6 +64,7 @@ help:
 	@echo "make check-fast the same without the debug-kernel lane"
 	@echo "make check-debug  only the debug lane: guest suite on KASAN/lockdep 6.12, lane self-test"
 	@echo "make bench      the main job: cowlab bench --suite quick (in the VM)"
+	@echo "make baseline   refresh results/baseline/ (what make check compares a small run with)"
 	@echo "V=1             show commands"
 
 # ---- dependencies and kernels -------------------------------------------
@@ -195,6 +196,13 @@ check-debug: all $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowla
 
 bench: all
 	$(Q)./cowlab bench --suite quick
+
+# The committed CI baseline (results/baseline/<kernel>.json), checked by make check.
+# Refreshed only here, on purpose: review the diff before committing it.
+baseline: all
+	$(Q)rm -rf $(B)/baseline-run
+	$(Q)./cowlab bench --suite baseline -o $(B)/baseline-run
+	$(Q)for k in $(KERNELS); do ./cowlab baseline update $(B)/baseline-run/$$k || exit 1; done
 
 clean:
 	rm -rf $(B) cowlab vm-out

@@ -65,6 +65,18 @@ static const struct workload smoke[] = {
 					      "--size", "4M" }, true },
 };
 
+/*
+ * The CI baseline (cowlab baseline check): exact counts that do not depend on
+ * timing, and timing ratios within one run. Under a minute per kernel in TCG.
+ */
+static const struct workload baseline[] = {
+	{ "cowbench", "cowbench", { "--size", "4M", "--reps", "3", "--patterns", "seq,stride",
+				    "--modes", "off,16,adaptive64" }, false },
+	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "3" }, false },
+	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1,100", "--reps", "3",
+					  "--preempt", "0" }, false },
+};
+
 static const struct workload full[] = {
 	{ "cowbench", "cowbench", { "--size", "256M", "--reps", "9", "--modes",
 				    "off,4,16,64,adaptive64,populate" }, false },
@@ -92,8 +104,9 @@ static void usage(FILE *f)
 		"                    [-o DIR] [--label L]\n\n"
 		"Run the benchmark suite and write results/<date>-<kernel>-<label>/results.json\n"
 		"(every raw sample, summaries, the environment), with each workload's log in logs/.\n\n"
-		"  --suite S      quick (default; under 10 minutes for both kernels), full, or\n"
-		"                 smoke (seconds; what needs neither the module nor swap: for CI)\n"
+		"  --suite S      quick (default; under 10 minutes for both kernels), full,\n"
+		"                 smoke (seconds; what needs neither the module nor swap: for CI), or\n"
+		"                 baseline (exact counts for `cowlab baseline check`: for CI)\n"
 		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
 		"                 redisbgsave traceoverhead reforkbench specswap; full: also\n"
 		"                 cowbench_child)\n"
@@ -577,11 +590,14 @@ int cmd_bench(int argc, char **argv)
 	} else if (!strcmp(suite_name, "full")) {
 		suite = full;
 		n = ARRAY_SIZE(full);
+	} else if (!strcmp(suite_name, "baseline")) {
+		suite = baseline;
+		n = ARRAY_SIZE(baseline);
 	} else if (!strcmp(suite_name, "smoke")) {
 		suite = smoke;
 		n = ARRAY_SIZE(smoke);
 	} else {
-		cl_err("bench: unknown suite '%s' (quick, full or smoke)", suite_name);
+		cl_err("bench: unknown suite '%s' (quick, full, smoke or baseline)", suite_name);
 		return 2;
 	}
 	for (i = optind; i < argc; i++) {

@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "compare",  cmd_compare,  "compare two benchmark results: medians, change, Mann-Whitney U" },
 	{ "report",   cmd_report,   "figures (gnuplot PNG/SVG), report.md and report.html from results" },
 	{ "history",  cmd_history,  "trend graphs over many results, per kernel, regressions marked" },
+	{ "baseline", cmd_baseline, "check a run against results/baseline (exact counts strictly), or update it" },
 	{ "bench",    cmd_bench,    "run the benchmark suite (in the VM by default), write results.json" },
 };
 

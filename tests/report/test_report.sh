@@ -42,7 +42,7 @@ mk() {
 	}' >"$1/results.json"
 }
 echo "TAP version 13"
-echo "1..16"
+echo "1..24"
 mk "$d/r1" 2026-11-20T10:00:00 1
 
 out=$("$cowlab" report "$d/r1" 2>&1); rc=$?
@@ -92,5 +92,51 @@ out=$("$cowlab" history -o "$d/h2" "$d/r1" "$d/r2" "$d/r3" "$d/r4" 2>&1); rc=$?
 ok $? "newest run 20% slower in one configuration: exit 1, exactly that one listed ($(grep regression "$d/h2/history.md"))"
 out=$("$cowlab" history -o "$d/h3" "$d/r1" "$d/bad" 2>&1); rc=$?
 [ $rc = 2 ]; ok $? "history with a corrupt input: exit 2 ($out)"
+
+# cowlab baseline: exact counts strictly, timing ratios loosely, raw times never.
+# bl FILE TRAPS RATIO_TO_FULL TIME_SCALE [KERNEL]
+bl() {
+	cat >"$1" <<EOT
+{"schema": 1, "commit": "abc", "environment": {"kernel_name": "${5:-6.12}"}, "workloads": {
+ "cowbench": {"status": "ok", "result": {"configs": [
+  {"pattern": "seq", "mode": "16", "time_ratio_to_off": 0.7,
+   "samples": [{"traps_wp": $2, "write_ms": $(echo "10 * $4" | bc)}],
+   "summary": {"traps_wp": {"median": $2}, "write_ms": {"median": $(echo "10 * $4" | bc)}}}]}},
+ "reforkbench": {"status": "ok", "result": {"configs": [
+  {"kind": "refork", "changed": "1%", "size_bytes": 16777216, "pages_changed": 41, "ratio_to_full": $3,
+   "samples": [{"us": $(echo "300 * $4" | bc), "ptes_updated": 41}],
+   "summary": {"us": {"median": $(echo "300 * $4" | bc)}, "ptes_updated": {"median": 41}}}]}}}}
+EOT
+}
+bl "$d/base.json" 964 0.15 1
+bl "$d/same.json" 964 0.15 1
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/same.json" 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "5 values checked, 0 differ"
+ok $? "baseline: an identical run passes, 5 values checked ($out)"
+bl "$d/slow.json" 964 0.15 1.5
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/slow.json" 2>&1); rc=$?
+[ $rc = 0 ]; ok $? "baseline: raw times 50% slower, same counts and ratios: passes ($out)"
+bl "$d/trap.json" 965 0.15 1
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/trap.json" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "FAIL cowbench mode=16 pattern=seq: traps_wp exactly 965 (baseline 964)"
+ok $? "baseline: one COW trap more fails, and says which ($out)"
+bl "$d/ratio.json" 964 0.45 1
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio.json" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "ratio_to_full 0.450, baseline 0.150"
+ok $? "baseline: refork/full re-fork ratio tripled fails ($out)"
+bl "$d/ratio2.json" 964 0.20 1
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio2.json" 2>&1); rc=$?
+[ $rc = 0 ]; ok $? "baseline: the ratio moved by a third (noise in TCG): passes ($out)"
+sed 's/"mode": "16"/"mode": "32"/' "$d/same.json" >"$d/gone.json"
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/gone.json" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "missing from the new run"
+ok $? "baseline: a configuration gone from the new run fails ($out)"
+bl "$d/k61.json" 964 0.15 1 6.1
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/k61.json" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "is for kernel 6.12, the new run is 6.1"
+ok $? "baseline: another kernel's run is refused, exit 2 ($out)"
+out=$("$cowlab" baseline update --baseline "$d/nb/6.12.json" "$d/same.json" 2>&1) &&
+	"$cowlab" baseline check --baseline "$d/nb/6.12.json" "$d/same.json" >/dev/null 2>&1
+ok $? "baseline update writes a baseline the same run then passes ($out)"
 
 [ $failed = 0 ]

@@ -40,11 +40,17 @@ json_t *cl_results_load(const char *arg, char *err, size_t len)
 }
 
 /* "pattern=seq mode=16 size_bytes=67108864": what identifies a configuration. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Keys in sorted order: the identity must not depend on how a file ordered them. */
 void cl_config_id(json_t *c, char *buf, size_t len)
 {
-	const char *k;
+	const char *k, *keys[64];
 	json_t *v;
-	size_t o = 0;
+	size_t o = 0, nk = 0, j;
 	int i;
 
 	buf[0] = 0;
@@ -55,12 +61,17 @@ void cl_config_id(json_t *c, char *buf, size_t len)
 			id = strcmp(k, not_id[i]) != 0;
 		for (i = 0; !id && id_ints[i]; i++)
 			id = json_is_integer(v) && !strcmp(k, id_ints[i]);
-		if (!id || o >= len)
-			continue;
+		if (id && nk < 64)
+			keys[nk++] = k;
+	}
+	qsort(keys, nk, sizeof(keys[0]), cmp_str);
+	for (j = 0; j < nk && o < len; j++) {
+		v = json_object_get(c, keys[j]);
 		if (json_is_string(v))
-			o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
+			o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", keys[j],
+				      json_string_value(v));
 		else
-			o += snprintf(buf + o, len - o, "%s%s=%lld", o ? " " : "", k,
+			o += snprintf(buf + o, len - o, "%s%s=%lld", o ? " " : "", keys[j],
 				      (long long)json_integer_value(v));
 	}
 }
