@@ -73,7 +73,7 @@ static const struct workload baseline[] = {
 	{ "cowbench", "cowbench", { "--size", "4M", "--reps", "3", "--patterns", "seq,stride",
 				    "--modes", "off,16,adaptive64" }, false },
 	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "3" }, false },
-	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1,100", "--reps", "3",
+	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1,100", "--reps", "5",
 					  "--preempt", "0" }, false },
 };
 

@@ -39,6 +39,7 @@
 #define MAX_SIZES	8
 #define MAX_FRACS	8
 #define MAX_REPS	1000
+#define PMD_SZ		(2UL << 20)
 
 static uint8_t *mem;
 static size_t npages;
@@ -253,11 +254,15 @@ int main(int argc, char **argv)
 		struct cowlab_refork rr;
 		char label[32];
 		json_t *smp;
+		uint8_t *raw;
 		int n = 0;
 
 		npages = size / PAGE;
-		mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
+		/* 2 MiB-aligned, so that runs split at the same page-table boundaries every time */
+		raw = mmap(NULL, npages * PAGE + PMD_SZ, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mem = raw == MAP_FAILED ? MAP_FAILED :
+		      (uint8_t *)(((uintptr_t)raw + PMD_SZ - 1) & ~(PMD_SZ - 1));
 		order = calloc(npages, sizeof(*order));
 		if (mem == MAP_FAILED || !order) {
 			cl_err("%s: cannot map %llu bytes", __func__, (unsigned long long)size);
@@ -417,7 +422,7 @@ int main(int argc, char **argv)
 			free(lat);
 		}
 		cl_spec_stop(&spec);
-		munmap(mem, npages * PAGE);
+		munmap(raw, npages * PAGE + PMD_SZ);
 		free(order);
 		free(full);
 	}

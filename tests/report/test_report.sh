@@ -124,9 +124,10 @@ bl "$d/ratio.json" 964 0.45 1
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio.json" 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "ratio_to_full 0.450, baseline 0.150"
 ok $? "baseline: refork/full re-fork ratio tripled fails ($out)"
-bl "$d/ratio2.json" 964 0.20 1
+bl "$d/ratio2.json" 964 0.05 1
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio2.json" 2>&1); rc=$?
-[ $rc = 0 ]; ok $? "baseline: the ratio moved by a third (noise in TCG): passes ($out)"
+[ $rc = 0 ] && echo "$out" | grep -q "note: .*improved"
+ok $? "baseline: the ratio fell to a third: an improvement, noted, passes ($out)"
 sed 's/"mode": "16"/"mode": "32"/' "$d/same.json" >"$d/gone.json"
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/gone.json" 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "missing from the new run"
