@@ -72,6 +72,8 @@ static const struct workload smoke[] = {
 static const struct workload baseline[] = {
 	{ "cowbench", "cowbench", { "--size", "4M", "--reps", "3", "--patterns", "seq,stride",
 				    "--modes", "off,16,adaptive64" }, false },
+	{ "forkbench", "forkbench", { "--sizes", "0,16M", "--reps", "3", "--variants", "fork",
+				      "--no-aslr" }, false },
 	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "3" }, false },
 	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1,100", "--reps", "5",
 					  "--preempt", "0" }, false },

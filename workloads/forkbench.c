@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,7 +79,8 @@ static void usage(FILE *f)
 		"  -w, --warmup N        discarded warm-up repetitions (default 1)\n"
 		"      --exec PATH       the program exec'ed by the exec variants (default /bin/true)\n"
 		"  -j, --json FILE       write results as JSON (- for stdout)\n"
-		"  -q, --quiet           no table\n");
+		"  -q, --quiet           no table\n"
+		"      --no-aslr         run without address randomisation (exact page-table counts)\n");
 }
 
 static int build_memory(uint64_t size, enum layout l, bool thp, struct memory *mem)
@@ -225,6 +227,7 @@ int main(int argc, char **argv)
 		{ "exec", required_argument, NULL, 'e' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-aslr", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -236,9 +239,10 @@ int main(int argc, char **argv)
 	size_t nsizes = 0, si;
 	json_t *root = NULL, *arr = NULL;
 	static double call[MAX_REPS], total[MAX_REPS];
+	bool no_aslr = false;
 
 	cl_set_prog("forkbench");
-	while ((c = getopt_long(argc, argv, "s:v:l:t:r:w:j:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:v:l:t:r:w:j:qAh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': snprintf(sizes_s, sizeof(sizes_s), "%s", optarg); break;
 		case 'v': snprintf(var_s, sizeof(var_s), "%s", optarg); break;
@@ -255,6 +259,7 @@ int main(int argc, char **argv)
 		case 'e': opt.exe = optarg; break;
 		case 'j': opt.json = optarg; break;
 		case 'q': opt.quiet = true; break;
+		case 'A': no_aslr = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -262,6 +267,19 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		cl_err("unexpected argument '%s'", argv[optind]);
 		return 2;
+	}
+	/* Re-exec without address randomisation: page-table counts then repeat exactly. */
+	if (no_aslr && !(personality(0xffffffff) & ADDR_NO_RANDOMIZE) &&
+	    personality(ADDR_NO_RANDOMIZE) != -1) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = 0;
+			execv(self, argv);
+		}
+		cl_err("cannot re-exec without ASLR: %s", strerror(errno));
+		return 1;
 	}
 	for (tok = strtok_r(sizes_s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (nsizes == ARRAY_SIZE(sizes) || cl_parse_size(tok, &sizes[nsizes])) {
@@ -283,8 +301,9 @@ int main(int argc, char **argv)
 	if (opt.json) {
 		root = json_pack("{s:s, s:i, s:o}", "workload", "forkbench", "schema", 1,
 				 "environment", cl_environment_json());
-		json_object_set_new(root, "params", json_pack("{s:i, s:i, s:s}", "reps", opt.reps,
-				    "warmup", opt.warmup, "exec", opt.exe));
+		json_object_set_new(root, "params", json_pack("{s:i, s:i, s:s, s:b}", "reps", opt.reps,
+				    "warmup", opt.warmup, "exec", opt.exe, "aslr",
+				    !(personality(0xffffffff) & ADDR_NO_RANDOMIZE)));
 		arr = json_array();
 	}
 	if (!opt.quiet)
