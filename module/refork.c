@@ -480,6 +480,13 @@ static pmd_t *rf_pmdp(struct mm_struct *mm, unsigned long addr)
 	return pmd_offset(pud, addr);
 }
 
+/* A PMD that points to a PTE table (none counts: read as empty entries). */
+static bool rf_pmd_table(pmd_t pmd)
+{
+	return pmd_none(pmd) || (pmd_present(pmd) && !pmd_trans_huge(pmd) && !pmd_devmap(pmd) &&
+				 !pmd_bad(pmd));
+}
+
 static bool rf_pte_same(pte_t p, pte_t c)
 {
 	if (pte_none(p) || pte_none(c))
@@ -550,8 +557,9 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 	pmd_t pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
 	pmd_t cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
 	unsigned long a, run = 0;
-	bool huge_p = !pmd_none(pp) && (pmd_trans_huge(pp) || !pmd_present(pp) || pmd_devmap(pp));
-	bool huge_c = !pmd_none(cp) && (pmd_trans_huge(cp) || !pmd_present(cp) || pmd_devmap(cp));
+	/* huge, a PMD migration entry, devmap (or bad): compared and re-copied whole */
+	bool huge_p = !rf_pmd_table(pp);
+	bool huge_c = !rf_pmd_table(cp);
 	int ret;
 
 	x->res->ranges_scanned++;
@@ -600,7 +608,18 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 			x->stop_at = until;
 			return 0;
 		}
+		/*
+		 * The PTE tables were read under RCU, which was dropped: read the PMDs
+		 * again (6.5+ can retract a file-backed table meanwhile). If one is
+		 * no longer a table, re-copy the rest of the range instead of reading it.
+		 */
 		rcu_read_lock();
+		pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
+		cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
+		if (!rf_pmd_table(pp) || !rf_pmd_table(cp)) {
+			rcu_read_unlock();
+			return until < end ? rf_recopy(x, pr, until, end) : 0;
+		}
 	}
 	rcu_read_unlock();
 	return 0;

@@ -464,6 +464,31 @@ static void headline(const char *dir)
 	json_decref(root);
 }
 
+/* The figures and report of a finished run (cowlab report), where gnuplot exists. */
+static void make_report(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	char *argv[] = { "report", (char *)dir, NULL };
+	pid_t pid;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	if (access(path, R_OK))
+		return;
+	if (system("command -v gnuplot >/dev/null 2>&1")) {
+		printf("bench: no gnuplot here: `cowlab report %s` makes the figures elsewhere\n", dir);
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		optind = 0;	/* a fresh getopt for the subcommand */
+		_exit(cmd_report(2, argv));
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st))
+		printf("bench: report %s/report/report.html (and report.md)\n", dir);
+}
+
 static int bench_vm(char **kernels, int nk, const char *suite_name, char **only, int nonly,
 		    const char *outdir, const char *label, const char *commit)
 {
@@ -531,6 +556,8 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 	printf("\nbench: results (timings inside QEMU TCG are emulated: compare ratios within one run)\n");
 	for (i = 0; i < (nk ? nk : nall); i++)
 		headline(done[i]);
+	for (i = 0; i < (nk ? nk : nall); i++)
+		make_report(done[i]);
 	return failed ? 1 : 0;
 }
 

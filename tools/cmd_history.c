@@ -259,11 +259,13 @@ int cmd_history(int argc, char **argv)
 				i ? ", " : "", wname, i, labels[i], i);
 		fprintf(g, "\n");
 		fclose(g);
-		snprintf(cmd, sizeof(cmd), "cd '%s' && gnuplot -e \"term='png'\" %s.gp && "
-			 "gnuplot -e \"term='svg'\" %s.gp", out, wname, wname);
+		/* gnuplot's messages (e.g. "empty y range" for a flat trend) go to a log */
+		snprintf(cmd, sizeof(cmd), "cd '%s' && { gnuplot -e \"term='png'\" %s.gp && "
+			 "gnuplot -e \"term='svg'\" %s.gp; } 2>%s.gnuplot.log", out, wname, wname,
+			 wname);
 		if (system(cmd)) {
-			cl_err("history: gnuplot failed on %s/%s.gp (is gnuplot-nox installed?)", out,
-			       wname);
+			cl_err("history: gnuplot failed on %s/%s.gp (is gnuplot-nox installed?): see "
+			       "%s/%s.gnuplot.log", out, wname, out, wname);
 			return 1;
 		}
 		fprintf(md, "\n![%s](%s.png)\n\nData `%s.dat`, script `%s.gp`.\n\n", wname, wname, wname,

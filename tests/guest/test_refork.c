@@ -673,7 +673,7 @@ static void test_threads_and_layout(void)
 	struct cl_spec s;
 	pthread_t t;
 	void *m;
-	int ret, st;
+	int ret, st, e;
 	pid_t p;
 
 	/* A multi-threaded P: refused, EOPNOTSUPP (in a child, to keep this one single-threaded). */
@@ -714,6 +714,15 @@ static void test_threads_and_layout(void)
 	munmap(m, 64 * PAGE);
 	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
 	tap_ok(ret == -ESTALE, "P unmapped a mapping: ESTALE (%d)", ret);
+	m = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(m, 2, 16 * PAGE);
+	cowlab_refork(&s, &r, CL_RF_WAIT_PARKED, &path);	/* a new C that has it */
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	m = mremap(m, 16 * PAGE, 64 * PAGE, MREMAP_MAYMOVE);
+	e = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && m != MAP_FAILED && e == -ESTALE,
+	       "P mremap()ed a mapping: ESTALE (%d; the sync before it: %d)", e, ret);
+	munmap(m, 64 * PAGE);
 	cl_spec_stop(&s);
 	munmap(R, NP * PAGE);
 }
@@ -821,13 +830,13 @@ int main(int argc, char **argv)
 	struct cowlab_version v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(54);
+	tap_plan(55);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
 
 		tap_diag("/dev/cowlab without refork: %s", dev < 0 ? strerror(errno) : "feature off");
-		for (i = 0; i < 54; i++)
+		for (i = 0; i < 55; i++)
 			tap_ok(false, "refork available");
 		return tap_finish();
 	}
