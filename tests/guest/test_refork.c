@@ -275,6 +275,17 @@ static void test_counts(void)
 	uint64_t upd;
 	uint8_t zero[PAGE];
 
+	char clocksource[64] = "?";
+	bool fine_clock;
+	FILE *cf = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (cf) {
+		if (fscanf(cf, "%63s", clocksource) != 1)
+			clocksource[0] = 0;
+		fclose(cf);
+	}
+	/* jiffies clocksources tick every 4 ms: a 1 ns budget then expires only per tick */
+	fine_clock = !strstr(clocksource, "jiffies");
 	NP = 4096;				/* 16 MiB, 8 page-table ranges */
 	R = map_region(NP, MADV_NOHUGEPAGE);
 	cl_spec_start(&s, dev, child_round, NULL);
@@ -354,13 +365,24 @@ static void test_counts(void)
 		upd += r.ptes_updated;
 		if (r.status == COWLAB_RF_COMPLETE || calls > 5000)
 			break;
-		if (r.stop_reason != COWLAB_RF_STOP_BUDGET || r.ranges_updated != 1)
+		if (r.stop_reason != COWLAB_RF_STOP_BUDGET || r.ranges_updated < 1 ||
+		    (fine_clock && r.ranges_updated != 1)) {
+			tap_diag("budget call %d: stop %u, %llu runs re-copied", calls, r.stop_reason,
+				 (unsigned long long)r.ranges_updated);
 			break;
+		}
 	}
-	tap_ok(ret == 0 && (size_t)calls == NP / 2 + 1 && upd == NP / 2 && r.status == COWLAB_RF_COMPLETE,
-	       "1 ns budget, P wrote every other page: 2048 partial calls of exactly one run each, "
-	       "then one that completes; %llu entries re-copied in all, none twice (%d calls, ret %d)",
-	       (unsigned long long)upd, calls, ret);
+	if (fine_clock)
+		tap_ok(ret == 0 && (size_t)calls == NP / 2 + 1 && upd == NP / 2 &&
+		       r.status == COWLAB_RF_COMPLETE,
+		       "1 ns budget, P wrote every other page: 2048 partial calls of exactly one run "
+		       "each, then one that completes; %llu entries re-copied in all, none twice "
+		       "(%d calls, ret %d)", (unsigned long long)upd, calls, ret);
+	else	/* a jiffies clocksource (the debug kernel): the budget is seen to expire per tick */
+		tap_ok(ret == 0 && calls >= 2 && upd == NP / 2 && r.status == COWLAB_RF_COMPLETE,
+		       "1 ns budget on a coarse clock (%s): %d calls, each partial one made progress, "
+		       "the last completes; %llu entries re-copied in all, none twice (ret %d)",
+		       clocksource, calls, (unsigned long long)upd, ret);
 	sums(want);
 	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees P's memory after them");
 	cl_spec_stop(&s);
