@@ -37,7 +37,7 @@ struct workload {
 };
 
 static const struct workload quick[] = {
-	{ "cowbench", "cowbench", { "--size", "64M", "--reps", "5", "--modes",
+	{ "cowbench", "cowbench", { "--size", "32M", "--reps", "5", "--modes",
 				    "off,16,adaptive64,populate" }, false },
 	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M,256M", "--reps", "5" }, false },
 	{ "forkchain", "forkchain", { "--size", "16M", "--depths", "1,4,16", "--reps", "3" }, false },
