@@ -59,10 +59,11 @@ DEFINE_STATIC_CALL_NULL(cowlab_copy_page_range, copy_page_range);
 /*
  * x86's flush_tlb_mm_range() (flush_tlb_mm() is a macro around it) is neither
  * exported nor declared for modules (asm/tlbflush.h hides it under !MODULE):
- * this prototype, never defined, gives the static call its type.
+ * this function type gives the static call its signature.
  */
-void cowlab_flush_tlb_mm_range_t(struct mm_struct *mm, unsigned long start, unsigned long end,
-				 unsigned int stride_shift, bool freed_tables);
+typedef void cowlab_flush_tlb_mm_range_t(struct mm_struct *mm, unsigned long start,
+					 unsigned long end, unsigned int stride_shift,
+					 bool freed_tables);
 DEFINE_STATIC_CALL_NULL(cowlab_flush_tlb_mm_range, cowlab_flush_tlb_mm_range_t);
 #define RF_TLB_FLUSH_ALL	(-1UL)
 
@@ -418,10 +419,10 @@ static int rf_add_pair(struct rf_ctx *x, unsigned int *cap, struct vm_area_struc
 /* Default set: P's covered mappings, which must be C's registered layout. */
 static int rf_pairs_default(struct rf_ctx *x, struct rf_child *ch)
 {
+	VMA_ITERATOR(vmi, x->pmm, 0);
 	struct vm_area_struct *p;
 	unsigned int cap = 0, i = 0;
 	int ret;
-	VMA_ITERATOR(vmi, x->pmm, 0);
 
 	for_each_vma(vmi, p) {
 		if (!rf_vma_covered(x->pmm, p))
