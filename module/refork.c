@@ -924,6 +924,8 @@ static long rf_ioctl_refork(void __user *arg)
 
 	if (!ret && r.status == COWLAB_RF_COMPLETE) {
 		ch->gen++;
+		/* Not parked again until C has taken this generation and come back. */
+		WRITE_ONCE(ch->parked, false);
 		wake_up_all(&ch->wq);
 	}
 	r.generation = ch->gen;

@@ -325,6 +325,8 @@ int main(int argc, char **argv)
 				int ret;
 
 				change(nchg);
+				/* Time the sync, not C's way back to RF_WAIT after the last one. */
+				cl_spec_wait_parked(&spec);
 				t0 = cl_now_ns();
 				ret = refork(&spec, &rr, 0, NULL);
 				if (ret || rr.status != COWLAB_RF_COMPLETE) {
@@ -370,6 +372,7 @@ int main(int argc, char **argv)
 
 			/* How long an uninterrupted full sync takes: the delays span it. */
 			change(npages);
+			cl_spec_wait_parked(&spec);
 			t0 = cl_now_ns();
 			refork(&spec, &rr, 0, NULL);
 			full_sync_us = (double)(cl_now_ns() - t0) / 1e3;
@@ -380,6 +383,7 @@ int main(int argc, char **argv)
 				pid_t h;
 
 				change(npages);
+				cl_spec_wait_parked(&spec);
 				sh->stop = 0;
 				h = fork();
 				if (h == 0) {

@@ -96,7 +96,8 @@ struct cowlab_cowahead_stats {
  * reaching into a PMD-mapped huge page syncs the whole huge page).
  *
  * errno: ESRCH no such process or C has exited; ECHILD C is not the caller's
- * child; EBUSY C is not parked in RF_WAIT; ESTALE P's (or C's) layout of covered
+ * child; EBUSY C is not parked in RF_WAIT (after a complete sync, until C has
+ * returned with the new generation and called RF_WAIT again); ESTALE P's (or C's) layout of covered
  * mappings changed since C registered, or a mapping P has anonymous memory in
  * was never linked to C (fork again); EOPNOTSUPP P or C is multi-threaded;
  * EFAULT unreadable argument or stop word; EINVAL unknown flags, non-zero

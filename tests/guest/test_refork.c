@@ -170,6 +170,7 @@ static long verify(uint64_t gen, const uint64_t *expect, unsigned int post, unsi
 		touched[pg] = 2;
 	}
 	sh->cval = rnd() | 1;
+	__atomic_store_n(&sh->done, 0, __ATOMIC_RELEASE);	/* not a stale generation's */
 	__atomic_store_n(&sh->go, gen, __ATOMIC_RELEASE);
 	if (!wait_done(gen))
 		return -1;
@@ -447,6 +448,66 @@ static void test_stopword(void)
 	tap_ok(bad == 0, "12 rounds, stop word flipped at random points (%d stopped by it): every "
 	       "sync finished by a second call leaves C equal to P (%d bad)", word, bad);
 	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
+/* cl_spec_wait_parked(): waits for C's round to end, and syncs nothing. */
+static void test_wait_parked(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	uint64_t t0, gen, waited;
+	int ret, i;
+	pid_t h, c;
+
+	NP = 512;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	sh->checking = 1;
+	sh->go = 0;
+	sh->done = 0;
+	cl_spec_start(&s, dev, child_round, NULL);
+	ret = do_refork(&s, &r, 0, true, 0, NULL);
+	gen = r.generation;
+	/* C is in its round, waiting for go; a helper gives it 300 ms from now. */
+	sh->ncw = 0;
+	h = fork();
+	if (h == 0) {
+		usleep(300000);
+		__atomic_store_n(&sh->go, gen, __ATOMIC_RELEASE);
+		_exit(0);
+	}
+	t0 = now_ns();
+	ret = ret ?: cl_spec_wait_parked(&s);
+	waited = now_ns() - t0;
+	waitpid(h, NULL, 0);
+	tap_ok(ret == 0 && waited >= 250000000ULL && __atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) == gen,
+	       "wait_parked returns once C has finished its round (%d, waited %llu ms)", ret,
+	       (unsigned long long)(waited / 1000000));
+	for (i = 0; i < 10; i++)
+		scribble(i * 37);
+	sh->checking = 0;
+	ret = cl_spec_wait_parked(&s);
+	ret = ret ?: do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.status == COWLAB_RF_COMPLETE && r.generation == gen + 1 &&
+	       r.ptes_updated == 10, "... and syncs nothing: the next sync re-copies the 10 pages P "
+	       "wrote before it (%llu) and is generation %llu (want %llu)",
+	       (unsigned long long)r.ptes_updated, (unsigned long long)r.generation,
+	       (unsigned long long)(gen + 1));
+	/* C must be back in RF_WAIT before it may see checking on: else it waits for a go never given. */
+	ret = cl_spec_wait_parked(&s);
+	sh->checking = 1;
+	for (i = 0; i < 3; i++)
+		scribble(i * 101 + 5);
+	ret = ret ?: do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	sums(want);
+	tap_ok(ret == 0 && verify(r.generation, want, 0, 0) == 0, "... and C then equals P");
+	c = s.pid;
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	ret = cl_spec_wait_parked(&s);
+	tap_ok(ret == -ESRCH, "wait_parked on a C that is gone: -ESRCH (%d)", ret);
+	s.pid = 0;
 	munmap(R, NP * PAGE);
 }
 
@@ -852,13 +913,13 @@ int main(int argc, char **argv)
 	struct cowlab_version v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(55);
+	tap_plan(59);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
 
 		tap_diag("/dev/cowlab without refork: %s", dev < 0 ? strerror(errno) : "feature off");
-		for (i = 0; i < 55; i++)
+		for (i = 0; i < 59; i++)
 			tap_ok(false, "refork available");
 		return tap_finish();
 	}
@@ -871,6 +932,7 @@ int main(int argc, char **argv)
 	test_counts();
 	test_rounds();
 	test_stopword();
+	test_wait_parked();
 	test_thp();
 	test_swap();
 	test_kill_child();

@@ -112,6 +112,31 @@ int cowlab_refork(struct cl_spec *s, struct cowlab_refork *req, unsigned int fla
 	return 0;
 }
 
+int cl_spec_wait_parked(struct cl_spec *s)
+{
+	struct timespec nap = { 0, 100000 };	/* 100 us */
+	uint32_t flipped = 1;
+	struct cowlab_refork req;
+	int tries;
+
+	for (tries = 0; tries < 100000; tries++) {
+		memset(&req, 0, sizeof(req));
+		req.pid = s->pid;
+		req.flags = COWLAB_RF_STOPWORD;
+		req.stop_addr = (uintptr_t)&flipped;
+		req.stop_val = 0;
+		if (ioctl(s->fd, COWLAB_IOC_REFORK, &req) == 0)
+			return 0;
+		/* Past the module's parked check: C is parked, whatever else is wrong. */
+		if (errno == ESTALE || errno == EOPNOTSUPP)
+			return 0;
+		if (errno != EBUSY && errno != EINTR)
+			return -errno;
+		nanosleep(&nap, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
 const char *cl_refork_stop_name(uint32_t reason)
 {
 	switch (reason) {

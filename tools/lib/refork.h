@@ -53,6 +53,14 @@ int cl_spec_start(struct cl_spec *s, int fd, cl_spec_fn fn, void *arg);
 int cowlab_refork(struct cl_spec *s, struct cowlab_refork *req, unsigned int flags,
 		  enum cl_refork_path *path);
 
+/*
+ * Wait (up to 10 s) until C is parked in RF_WAIT, without syncing it: a
+ * REFORK call whose stop word has already flipped returns before any work.
+ * For timing a sync alone, not C's way back to RF_WAIT. 0 or -errno
+ * (-ESRCH: C is gone, -ETIMEDOUT).
+ */
+int cl_spec_wait_parked(struct cl_spec *s);
+
 /* Kill and reap C. */
 void cl_spec_stop(struct cl_spec *s);
 
