@@ -25,7 +25,7 @@ CFLAGS   := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-tr
             -Iinclude -Itools/lib -Ibpf -I$(B)/bpf
 # Everything that runs in the guest is static: the guest is busybox only.
 LDSTATIC := -static
-LIBS     := -lbpf -lelf -lz -ljansson -lm
+LIBS     := -lbpf -lelf -lz -ljansson -lgsl -lgslcblas -lm
 
 # ---- sources -------------------------------------------------------------
 LIB_SRC   := $(wildcard tools/lib/*.c)

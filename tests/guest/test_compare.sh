@@ -2,7 +2,9 @@
 # cowlab compare (TAP), on synthetic results whose answer is known: an A/A
 # comparison finds nothing, a 20% slowdown injected into one configuration is
 # flagged there and only there, an improvement is not a regression, and bad
-# input is refused with a message and exit 2. Runs on the host and in the guest.
+# input is refused with a message and exit 2; with several runs per side, drift
+# between runs is noise (Welch on run medians) while a real change still shows.
+# Runs on the host and in the guest.
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 n=0 failed=0
@@ -27,7 +29,7 @@ mk() {	# file factor_seq16 factor_seqoff
 		printf "]}}}}\n" }' >"$1"
 }
 echo "TAP version 13"
-echo "1..9"
+echo "1..18"
 mk "$d/a.json" 1 1
 mk "$d/b.json" 1 1
 mk "$d/slow.json" 1.2 1
@@ -68,4 +70,45 @@ echo '{"schema": 1, "workloads": {}}' >"$d/empty.json"
 out=$(cowlab compare "$d/a.json" "$d/empty.json" 2>&1); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "no configuration is in both"
 ok $? "nothing in common: exit 2, says so ($out)"
+# Several runs per side: every run drifts as a whole by a factor, as TCG runs do.
+i=0
+for f in 1.0 1.3 0.8; do i=$((i + 1)); mk "$d/da$i.json" "$f" "$f"; done
+i=0
+for f in 1.2 0.9 1.05; do i=$((i + 1)); mk "$d/db$i.json" "$f" "$f"; done
+out=$(cowlab compare "$d/da2.json" "$d/db2.json" 2>&1); rc=$?
+[ "$(echo "$out" | grep -c improved)" = 2 ]
+ok $? "one run per side, 2 runs that drifted by 0.69x: Mann-Whitney flags both configurations (the drift it cannot see)"
+out=$(cowlab compare -b "$d/da1.json" -b "$d/da2.json" -b "$d/da3.json" \
+	-n "$d/db1.json" -n "$d/db2.json" -n "$d/db3.json" 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "4 metrics compared (Welch's t on run medians.*0 significant regressions, 0 significant improvements" &&
+	echo "$out" | grep -q "runs: 3 baseline, 3 new"
+ok $? "3 runs per side with the same drift: Welch on run medians flags nothing (exit $rc)"
+i=0
+for f in 1.0 1.02 0.98; do i=$((i + 1)); mk "$d/qa$i.json" "$f" "$f"; done
+i=0
+for f in 1.01 0.99 1.0; do i=$((i + 1)); mk "$d/qb$i.json" "$(awk -v f="$f" 'BEGIN { print f * 1.2 }')" "$f"; done
+out=$(cowlab compare -b "$d/qa1.json" -b "$d/qa2.json" -b "$d/qa3.json" \
+	-n "$d/qb1.json" -n "$d/qb2.json" -n "$d/qb3.json" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | grep -c REGRESSION)" = 1 ] &&
+	echo "$out" | grep REGRESSION | grep -q "mode=16.*write_ms.*+20.*%"
+ok $? "3 runs per side, 20% slower in mode=16 over 2% drift: flagged there only, exit 1 ($(echo "$out" | grep REGRESSION))"
+out=$(cowlab compare -j -b "$d/qa1.json" -b "$d/qa2.json" -n "$d/qb1.json" -n "$d/qb2.json" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q '"test": "welch-t-run-medians"' && echo "$out" | grep -q '"base_runs": 2'
+ok $? "-j with runs: the test and run counts in JSON (exit $rc)"
+out=$(cowlab compare -b "$d/qa1.json" -n "$d/qb1.json" -n "$d/qb2.json" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "1 baseline and 2 new runs: give one run per side, or at least two"
+ok $? "1 baseline run against 2 new: exit 2, says why ($out)"
+out=$(cowlab compare -b "$d/qa1.json" -b "$d/corrupt.json" -n "$d/qb1.json" -n "$d/qb2.json" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "corrupt.json"
+ok $? "a corrupt run among several: exit 2 with a message ($out)"
+out=$(cowlab compare "$d/a.json" "$d/b.json" --inject cowbench:1.2 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "injected: 20 timing samples of cowbench in the new runs x1.2" &&
+	[ "$(echo "$out" | grep -c "write_ms.*+20.0%.*REGRESSION")" = 2 ] && ! echo "$out" | grep traps_wp | grep -q REGRESSION
+ok $? "--inject cowbench:1.2 on an A/A pair: both write_ms flagged, the trap counts untouched (exit $rc)"
+out=$(cowlab compare "$d/a.json" "$d/b.json" --inject forkbench:1.2 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "no timing samples of that workload"
+ok $? "--inject into a workload that is not there: exit 2 ($out)"
+out=$(cowlab compare "$d/a.json" "$d/b.json" --inject cowbench 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "bad --inject 'cowbench' (WORKLOAD:FACTOR"
+ok $? "--inject without a factor: exit 2 ($out)"
 [ $failed = 0 ]

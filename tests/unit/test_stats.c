@@ -73,6 +73,35 @@ static void test_mann_whitney(void **state)
 	assert_true(isnan(cl_mann_whitney_p(a, 1, b, 5)));
 }
 
+static void test_welch(void **state)
+{
+	const double a[] = { 1, 2, 3, 4 }, b[] = { 3, 4, 5, 6 };
+	const double z2[] = { 0, 0 }, y2[] = { 1, 3 }, z3[] = { 0, 0, 0 }, y3[] = { 1, 2, 3 };
+	const double same[] = { 7, 7, 7 }, other[] = { 8, 8, 8 };
+	double t, df, p;
+
+	/* equal variances: Student's t = 2.1909 on 6 df, p = 0.0710 (R: t.test(1:4, 3:6)) */
+	assert_float_equal(cl_welch_t_p(a, 4, b, 4, &t, &df), 0.0710, 1e-4);
+	assert_float_equal(t, 2.1909, 1e-4);
+	assert_float_equal(df, 6, 1e-9);
+	/* one variance 0: df = n - 1. On 1 df t is Cauchy: P(|T| > 2) = 1 - 2 atan(2) / pi */
+	assert_float_equal(cl_welch_t_p(z2, 2, y2, 2, &t, &df), 1 - 2 * atan(2.0) / M_PI, 1e-9);
+	assert_float_equal(df, 1, 1e-12);
+	/* on 2 df: P(|T| > t) = 1 - t / sqrt(2 + t^2), here t = 2 / sqrt(1/3) */
+	p = cl_welch_t_p(z3, 3, y3, 3, &t, &df);
+	assert_float_equal(p, 1 - t / sqrt(2 + t * t), 1e-9);
+	assert_float_equal(t, 2 / sqrt(1.0 / 3), 1e-9);
+	/* symmetric in the sign of the difference */
+	assert_float_equal(cl_welch_t_p(b, 4, a, 4, &t, NULL), cl_welch_t_p(a, 4, b, 4, NULL, NULL),
+			   1e-12);
+	assert_true(t < 0);
+	/* no variance at all: equal or not */
+	assert_float_equal(cl_welch_t_p(same, 3, same, 3, NULL, NULL), 1.0, 0);
+	assert_float_equal(cl_welch_t_p(same, 3, other, 3, NULL, NULL), 0.0, 0);
+	/* too few */
+	assert_true(isnan(cl_welch_t_p(a, 1, b, 4, &t, &df)) && isnan(t) && isnan(df));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -80,6 +109,7 @@ int main(void)
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_outliers),
 		cmocka_unit_test(test_mann_whitney),
+		cmocka_unit_test(test_welch),
 	};
 
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);

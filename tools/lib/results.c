@@ -107,3 +107,19 @@ double *cl_samples_of(json_t *c, const char *metric, size_t *n)
 	return v;
 }
 
+
+bool cl_is_time_metric(const char *name)
+{
+	static const char *const units[] = { "ms", "us", "ns", "usec", "ns_per_page", "ns_per_op", NULL };
+	size_t n = strlen(name), k;
+	int i;
+
+	for (i = 0; units[i]; i++) {
+		k = strlen(units[i]);
+		if (n == k && !strcmp(name, units[i]))
+			return true;
+		if (n > k + 1 && name[n - k - 1] == '_' && !strcmp(name + n - k, units[i]))
+			return true;
+	}
+	return false;
+}

@@ -23,5 +23,13 @@ int cl_summarize(const double *x, size_t n, struct cl_summary *s);
  * continuity corrections. NAN when either sample has fewer than 2 values.
  */
 double cl_mann_whitney_p(const double *x, size_t nx, const double *y, size_t ny);
+/*
+ * Two-sided p-value of Welch's t-test that x and y have the same mean (unequal
+ * variances, Welch-Satterthwaite degrees of freedom; the t distribution is
+ * GSL's). When both variances are 0: 1 if the means are equal, else 0. NAN
+ * when either sample has fewer than 2 values. *t and *df, when not NULL, get
+ * the statistic and the degrees of freedom.
+ */
+double cl_welch_t_p(const double *x, size_t nx, const double *y, size_t ny, double *t, double *df);
 
 #endif
