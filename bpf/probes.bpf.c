@@ -668,4 +668,16 @@ int BPF_PROG(tp_ca_batch, unsigned long addr, unsigned int window, unsigned long
 	return 0;
 }
 
+SEC("raw_tp/cowlab_refork")
+int BPF_PROG(tp_refork, int child, unsigned int status, unsigned int stop_reason,
+	     unsigned long ptes_updated, unsigned long ns)
+{
+	if (!want())
+		return 0;
+	hist_add(CL_H_REFORK, ns);
+	hist_add(CL_H_REFORK_PTES, ptes_updated);
+	count(status ? CL_C_RF_PARTIAL : CL_C_RF_COMPLETE);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

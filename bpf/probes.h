@@ -34,6 +34,8 @@ enum cl_hist_id {
 	CL_H_MEMCG_RECLAIM,
 	CL_H_CA_BATCH_NS,	/* cowlab module: one cow-ahead batch */
 	CL_H_CA_BATCH_PAGES,	/* pages it made writable (count, not ns) */
+	CL_H_REFORK,		/* cowlab module: one refork call (complete or partial sync) */
+	CL_H_REFORK_PTES,	/* entries it re-copied (count, not ns) */
 	CL_H_NR,
 };
 
@@ -45,6 +47,8 @@ enum cl_counter_id {
 	CL_C_FORKS,		/* sched_process_fork of a new process (not a thread) */
 	CL_C_THREADS,		/* sched_process_fork of a thread */
 	CL_C_STATE_FULL,	/* a per-thread state slot could not be allocated */
+	CL_C_RF_COMPLETE,	/* refork calls that completed the sync */
+	CL_C_RF_PARTIAL,	/* ... that stopped early (budget, stop word, signal) */
 	CL_C_NR,
 };
 

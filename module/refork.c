@@ -54,6 +54,7 @@
 #include <linux/wait.h>
 
 #include "cowlab.h"
+#include "trace.h"
 
 DEFINE_STATIC_CALL_NULL(cowlab_copy_page_range, copy_page_range);
 /*
@@ -947,6 +948,7 @@ out_free:
 	if (ret)
 		return ret;
 	r.ns = ktime_get_ns() - t0;
+	trace_cowlab_refork(r.pid, r.status, r.stop_reason, r.ptes_updated, r.ns);
 	if (copy_to_user(arg, &r, sizeof(r)))
 		return -EFAULT;
 	return 0;

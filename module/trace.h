@@ -31,6 +31,29 @@ TRACE_EVENT(cowlab_ca_batch,
 		  __entry->broken, __entry->ns)
 );
 
+/* One COWLAB_IOC_REFORK call that returned 0: a complete or a partial sync. */
+TRACE_EVENT(cowlab_refork,
+	TP_PROTO(pid_t child, u32 status, u32 stop_reason, u64 ptes_updated, u64 ns),
+	TP_ARGS(child, status, stop_reason, ptes_updated, ns),
+	TP_STRUCT__entry(
+		__field(pid_t, child)
+		__field(u32, status)
+		__field(u32, stop_reason)
+		__field(u64, ptes_updated)
+		__field(u64, ns)
+	),
+	TP_fast_assign(
+		__entry->child = child;
+		__entry->status = status;
+		__entry->stop_reason = stop_reason;
+		__entry->ptes_updated = ptes_updated;
+		__entry->ns = ns;
+	),
+	TP_printk("child=%d status=%s stop=%u ptes_updated=%llu ns=%llu", __entry->child,
+		  __entry->status ? "partial" : "complete", __entry->stop_reason,
+		  __entry->ptes_updated, __entry->ns)
+);
+
 #endif
 
 #undef TRACE_INCLUDE_PATH

@@ -5,8 +5,11 @@
  * every workload, each metric becomes one line per kernel: the geometric mean,
  * over the configurations present in both, of (median in this run / median in
  * the first run), so 1.0 is "as the first run". A run is marked where any of
- * its configurations is significantly worse than in the run before (the test
- * of cowlab compare: Mann-Whitney U p < alpha and change >= threshold).
+ * its configurations is significantly worse: with 3 or more earlier runs of
+ * its kernel, its median against the t prediction interval of the last (up to
+ * 5) runs' medians, so drift between runs is noise; with fewer, Mann-Whitney U
+ * against the run before (cowlab compare's one-run test). Either way also
+ * change >= threshold (against the earlier runs' mean, or the run before).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +29,7 @@
 #include "util.h"
 
 #define MAX_RUNS 512
+#define WINDOW 5	/* earlier runs a new run is judged against */
 
 struct run {
 	const char *path;
@@ -39,9 +43,11 @@ static void usage(FILE *f)
 		"usage: cowlab history DIR... [-o OUTDIR] [--alpha A] [--threshold PCT]\n\n"
 		"Trend graphs over many results directories (cowlab bench), per kernel, ordered by\n"
 		"start time: per workload and metric, the geometric mean over configurations of\n"
-		"median / median of the first run; runs with a significant regression against the\n"
-		"run before (as cowlab compare) are marked and listed. Writes NAME.dat, NAME.gp,\n"
-		"NAME.png, NAME.svg per workload and history.md.\n\n"
+		"median / median of the first run. A run is marked and listed when a configuration\n"
+		"is significantly worse: after 3 or more runs of its kernel, against the prediction\n"
+		"interval of the last (up to 5) runs' medians (drift between runs is noise); before\n"
+		"that, against the run before (Mann-Whitney U, as cowlab compare with one run per\n"
+		"side). Writes NAME.dat, NAME.gp, NAME.png, NAME.svg per workload and history.md.\n\n"
 		"  -o, --out DIR       where to write (default: ./history)\n"
 		"  --alpha A           significance level (default 0.05)\n"
 		"  --threshold PCT     smallest change that counts (default 5)\n\n"
@@ -72,6 +78,25 @@ static double cmedian(json_t *c, const char *m)
 	json_t *v = json_object_get(json_object_get(json_object_get(c, "summary"), m), "median");
 
 	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+/*
+ * The medians of configuration @id in up to WINDOW runs before run @j of the
+ * same kernel (runs first..j-1), newest first; how many.
+ */
+static int window(struct run *runs, int first, int j, const char *wname, const char *id,
+		  const char *metric, double *out)
+{
+	int i, n = 0;
+
+	for (i = j - 1; i >= first && n < WINDOW; i--) {
+		json_t *c = cl_find_config(wl_configs(runs[i].root, wname), id);
+		double m = c ? cmedian(c, metric) : -1;
+
+		if (m > 0)
+			out[n++] = m;
+	}
+	return n;
 }
 
 int cmd_history(int argc, char **argv)
@@ -211,11 +236,20 @@ int cmd_history(int argc, char **argv)
 							size_t n1, n2;
 							double *x = cl_samples_of(p, metric, &n1);
 							double *y = cl_samples_of(a, metric, &n2);
-							double mp = cmedian(p, metric), ch;
+							double mp = cmedian(p, metric), ch, pv, prev[WINDOW];
+							int np = window(runs, first, j, wname, id, metric, prev);
 
+							if (np >= 3) {
+								/* the earlier runs' mean, and drift between them */
+								for (mp = 0, n1 = 0; (int)n1 < np; n1++)
+									mp += prev[n1] / np;
+								pv = cl_new_run_p(prev, np, mj);
+							} else {
+								pv = n1 >= 2 && n2 >= 2 ?
+								     cl_mann_whitney_p(x, n1, y, n2) : 1;
+							}
 							ch = mp > 0 ? 100 * (mj - mp) / mp : 0;
-							if (n1 >= 2 && n2 >= 2 && ch >= thresh &&
-							    cl_mann_whitney_p(x, n1, y, n2) < alpha) {
+							if (ch >= thresh && pv < alpha) {
 								bad = 1;
 								fprintf(md, "- **regression** %s, %s (commit %s): %s "
 									"`%s` %+.1f%% (%s)\n", runs[j].kernel,

@@ -123,9 +123,9 @@ static bool attached(json_t *r, const char *probe)
 
 static const char *const all_probes[] = {
 	"fork", "firstrun", "dup_mmap", "copy_page_range", "pgtables", "cow", "faults",
-	"swapin", "swapread", "swapout", "reclaim", "memcg_reclaim", "cowahead",
+	"swapin", "swapread", "swapout", "reclaim", "memcg_reclaim", "cowahead", "refork",
 };
-#define NPROBES 13
+#define NPROBES 14
 
 static void test_list(void)
 {
@@ -379,6 +379,40 @@ static void test_cowahead(void)
 	json_decref(r);
 }
 
+/*
+ * reforkbench, 3 fractions x 4 repetitions, no warm-up: per fraction one
+ * complete sync to start from, then per repetition a wait for C (one partial
+ * call, stopped by its pre-flipped word) and a complete sync. The entries
+ * re-copied must add up to what reforkbench itself recorded.
+ */
+static void test_refork_probe(void)
+{
+	json_t *r, *j, *c, *s;
+	long long want = 0;
+	size_t i, k;
+
+	if (!guest) {
+		tap_skip("the module's tracepoint needs the module (guest)");
+		return;
+	}
+	unlink("/tmp/rfb.json");
+	r = trace("--probes refork -- reforkbench --sizes 4M --changed 0,1,100 --reps 4 --warmup 0 "
+		  "--preempt 0 -q --json /tmp/rfb.json");
+	j = json_load_file("/tmp/rfb.json", 0, NULL);
+	json_array_foreach(json_object_get(j, "configs"), i, c)
+		json_array_foreach(json_object_get(c, "samples"), k, s)
+			want += (long long)json_number_value(json_object_get(s, "ptes_updated"));
+	tap_ok(r && j && counter(r, "refork.complete") == 15 && counter(r, "refork.partial") == 12 &&
+	       hist(r, "refork.sync", "count") == 27 && hist(r, "refork.ptes_updated", "sum") == want &&
+	       want == 4 * (0 + 10 + 1024),
+	       "refork probe: %lld complete (want 15), %lld partial (want 12), %lld entries re-copied "
+	       "(reforkbench recorded %lld, want 4136)", r ? counter(r, "refork.complete") : -1,
+	       r ? counter(r, "refork.partial") : -1, r ? hist(r, "refork.ptes_updated", "sum") : -1,
+	       want);
+	json_decref(j);
+	json_decref(r);
+}
+
 static void test_interval(void)
 {
 	char line[65536];
@@ -439,7 +473,7 @@ int main(int argc, char **argv)
 	/* a host where fentry or kprobes work gets the full per-method checks */
 	host_full = !guest && system("cowlab trace --list --probes dup_mmap >/dev/null 2>&1") == 0;
 	tap_plan(NPROBES + (guest ? 8 + 7 + 6 : host_full ? 8 : 6) + 3 + (guest ? 2 : 1) + 3 + 5 +
-		 1 + 1 + 5);
+		 1 + 1 + 1 + 5);
 	tap_diag("%s", guest ? "guest: every probe must attach" : "host: what this kernel allows");
 
 	test_list();
@@ -457,6 +491,7 @@ int main(int argc, char **argv)
 	test_filters();
 	test_swap();
 	test_cowahead();
+	test_refork_probe();
 	test_interval();
 
 	expect_error("--probes fork,bogus -d 0.2", 2, "unknown probe 'bogus'");

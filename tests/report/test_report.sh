@@ -42,7 +42,7 @@ mk() {
 	}' >"$1/results.json"
 }
 echo "TAP version 13"
-echo "1..24"
+echo "1..26"
 mk "$d/r1" 2026-11-20T10:00:00 1
 
 out=$("$cowlab" report "$d/r1" 2>&1); rc=$?
@@ -90,6 +90,17 @@ out=$("$cowlab" history -o "$d/h2" "$d/r1" "$d/r2" "$d/r3" "$d/r4" 2>&1); rc=$?
 [ $rc = 1 ] && [ "$(grep -c "^- \*\*regression" "$d/h2/history.md")" = 1 ] &&
 	grep "regression" "$d/h2/history.md" | grep -q "changed=1%.*+20.0%.*r4"
 ok $? "newest run 20% slower in one configuration: exit 1, exactly that one listed ($(grep regression "$d/h2/history.md"))"
+# Runs that drift as TCG runs do (the 1% configuration at x1.0, 1.25, 0.8, 1.1): the
+# fifth at x1.2 is 20% above the run before it but inside the drift of the earlier runs.
+i=0
+for f in 1.0 1.25 0.8 1.1 1.2; do i=$((i + 1)); mk "$d/dr$i" "2026-11-0${i}T10:00:00" "$f"; done
+out=$("$cowlab" history -o "$d/h4" "$d/dr1" "$d/dr2" "$d/dr3" "$d/dr4" "$d/dr5" 2>&1); rc=$?
+[ $rc = 0 ] && ! grep -q "regression.*dr5" "$d/h4/history.md"
+ok $? "drifting runs: the fifth, +9% on the run before but inside the earlier runs' drift, is not a regression (exit $rc)"
+mk "$d/dr5" 2026-11-05T10:00:00 2
+out=$("$cowlab" history -o "$d/h5" "$d/dr1" "$d/dr2" "$d/dr3" "$d/dr4" "$d/dr5" 2>&1); rc=$?
+[ $rc = 1 ] && grep "regression" "$d/h5/history.md" | grep -q "changed=1%.*dr5"
+ok $? "drifting runs, the fifth at x2: flagged against the earlier runs, exit 1 ($(grep regression "$d/h5/history.md" | grep dr5))"
 out=$("$cowlab" history -o "$d/h3" "$d/r1" "$d/bad" 2>&1); rc=$?
 [ $rc = 2 ]; ok $? "history with a corrupt input: exit 2 ($out)"
 

@@ -102,6 +102,21 @@ static void test_welch(void **state)
 	assert_true(isnan(cl_welch_t_p(a, 1, b, 4, &t, &df)) && isnan(t) && isnan(df));
 }
 
+static void test_new_run(void **state)
+{
+	const double prev[] = { 9, 10, 11 }, flat[] = { 5, 5 };
+
+	/* m = 10, s = 1, k = 3: t = (x - 10) / sqrt(4/3) on 2 df; P(T > t) = (1 - t / sqrt(2 + t^2)) / 2 */
+	double t = 2 / sqrt(4.0 / 3);
+
+	assert_float_equal(cl_new_run_p(prev, 3, 12), (1 - t / sqrt(2 + t * t)) / 2, 1e-9);
+	assert_float_equal(cl_new_run_p(prev, 3, 10), 0.5, 1e-12);
+	assert_true(cl_new_run_p(prev, 3, 8) > 0.5);
+	assert_float_equal(cl_new_run_p(flat, 2, 5), 1.0, 0);
+	assert_float_equal(cl_new_run_p(flat, 2, 5.1), 0.0, 0);
+	assert_true(isnan(cl_new_run_p(prev, 1, 12)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_outliers),
 		cmocka_unit_test(test_mann_whitney),
 		cmocka_unit_test(test_welch),
+		cmocka_unit_test(test_new_run),
 	};
 
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);

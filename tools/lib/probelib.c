@@ -150,6 +150,12 @@ static const struct desc descs[CL_P_NR] = {
 		{ { "tp_ca_batch", "cowlab_ca_batch" } }, false, NULL,
 		{ CL_H_CA_BATCH_NS, CL_H_CA_BATCH_PAGES, END }, { END },
 	},
+	[CL_P_REFORK] = {
+		"refork", "cowlab module: refork calls (sync latency, entries re-copied, complete/partial)",
+		{ { 0 } }, NULL, NULL, NULL, NULL, NULL, { 0 }, NULL, NULL,
+		{ { "tp_refork", "cowlab_refork" } }, false, NULL,
+		{ CL_H_REFORK, CL_H_REFORK_PTES, END }, { CL_C_RF_COMPLETE, CL_C_RF_PARTIAL, END },
+	},
 };
 
 static const char *const hist_names[CL_H_NR] = {
@@ -165,12 +171,14 @@ static const char *const hist_names[CL_H_NR] = {
 	[CL_H_SWAPIN] = "swapin", [CL_H_SWAP_READ] = "swapread", [CL_H_SWAP_WRITE] = "swapout",
 	[CL_H_DIRECT_RECLAIM] = "reclaim", [CL_H_MEMCG_RECLAIM] = "memcg_reclaim",
 	[CL_H_CA_BATCH_NS] = "cowahead.batch", [CL_H_CA_BATCH_PAGES] = "cowahead.batch_pages",
+	[CL_H_REFORK] = "refork.sync", [CL_H_REFORK_PTES] = "refork.ptes_updated",
 };
 
 static const char *const counter_names[CL_C_NR] = {
 	[CL_C_TRAP_WP] = "traps.write_protect", [CL_C_TRAP_WRITE_NP] = "traps.write_not_present",
 	[CL_C_TRAP_READ] = "traps.read", [CL_C_FORKS] = "forks", [CL_C_THREADS] = "threads",
-	[CL_C_STATE_FULL] = "lost.state_full",
+	[CL_C_STATE_FULL] = "lost.state_full", [CL_C_RF_COMPLETE] = "refork.complete",
+	[CL_C_RF_PARTIAL] = "refork.partial",
 };
 
 #define MAX_LINKS 64
@@ -198,7 +206,7 @@ const char *cl_counter_name(int c) { return counter_names[c]; }
 enum cl_unit cl_hist_unit(int h)
 {
 	return h == CL_H_PGTABLE_BYTES ? CL_UNIT_BYTES :
-	       h == CL_H_CA_BATCH_PAGES ? CL_UNIT_COUNT : CL_UNIT_NS;
+	       h == CL_H_CA_BATCH_PAGES || h == CL_H_REFORK_PTES ? CL_UNIT_COUNT : CL_UNIT_NS;
 }
 
 const char *cl_method_name(enum cl_method m)

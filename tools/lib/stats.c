@@ -165,3 +165,15 @@ double cl_welch_t_p(const double *x, size_t nx, const double *y, size_t ny, doub
 		*df = dd;
 	return 2 * gsl_cdf_tdist_Q(fabs(tt), dd);
 }
+
+double cl_new_run_p(const double *prev, size_t k, double x)
+{
+	double m, v;
+
+	if (k < 2)
+		return NAN;
+	mean_var(prev, k, &m, &v);
+	if (v == 0)
+		return x > m ? 0.0 : 1.0;
+	return gsl_cdf_tdist_Q((x - m) / sqrt(v * (1 + 1.0 / (double)k)), (double)(k - 1));
+}

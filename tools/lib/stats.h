@@ -31,5 +31,12 @@ double cl_mann_whitney_p(const double *x, size_t nx, const double *y, size_t ny)
  * the statistic and the degrees of freedom.
  */
 double cl_welch_t_p(const double *x, size_t nx, const double *y, size_t ny, double *t, double *df);
+/*
+ * One-sided p-value that a new run's value @x is as high as it is, given the
+ * values of k >= 2 earlier runs: x against the t prediction interval of the
+ * earlier runs (mean m, sample stddev s): t = (x - m) / (s sqrt(1 + 1/k)) on
+ * k - 1 df. When s is 0: 0 if x > m, else 1. NAN when k < 2.
+ */
+double cl_new_run_p(const double *prev, size_t k, double x);
 
 #endif
