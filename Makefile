@@ -30,6 +30,9 @@ LIBS     := -lbpf -lelf -lz -ljansson -lgsl -lgslcblas -lm
 # ---- sources -------------------------------------------------------------
 LIB_SRC   := $(wildcard tools/lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+# An archive: a program links only the members it uses (the workloads do not
+# get GSL or the BPF loader unless they call them).
+LIB_A     := $(B)/libcowlab.a
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/%.o)
 BPF_SRC   := $(wildcard bpf/*.bpf.c)
@@ -112,23 +115,27 @@ $(B)/%.o: %.c $(wildcard tools/lib/*.h bpf/*.h) include/uapi/cowlab.h | $(BPF_SK
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/bin/cowlab: $(TOOL_OBJ) $(LIB_OBJ)
+$(LIB_A): $(LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/bin/cowlab: $(TOOL_OBJ) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
 
-$(B)/bin/%: $(B)/workloads/%.o $(LIB_OBJ)
+$(B)/bin/%: $(B)/workloads/%.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
 
-$(B)/bin/%: $(B)/tests/guest/%.o $(LIB_OBJ)
+$(B)/bin/%: $(B)/tests/guest/%.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
 
 # Host unit tests: cmocka (shared), linked with the library under test.
-$(B)/unit/%: $(B)/tests/unit/%.o $(LIB_OBJ)
+$(B)/unit/%: $(B)/tests/unit/%.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ $(LIBS) -lcmocka

@@ -37,7 +37,7 @@
 /* Metrics (summary medians) and configuration fields that are exact counts. */
 static const char *const exact_metrics[] = { "traps_wp", "pages_broken_ahead", "batches",
 					     "pages_written", "ptes_updated", "runs_updated", NULL };
-static const char *const exact_fields[] = { "minflt_deepest", "pte_kb", "pages_changed", "pages",
+static const char *const exact_fields[] = { "minflt_deepest", "region_pte_kb", "pages_changed", "pages",
 					    NULL };
 /* Ratios of two times of the same run. */
 static const char *const ratio_fields[] = { "time_ratio_to_off", "ratio_to_full", NULL };

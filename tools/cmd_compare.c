@@ -161,7 +161,7 @@ int cmd_compare(int argc, char **argv)
 	struct side base = { .n = 0 }, neu = { .n = 0 };
 	json_t *rows = json_array(), *w;
 	int c, nb = 0, nn = 0, regressions = 0, improvements = 0, compared = 0, partial = 0;
-	int ret = 2;
+	int ret = 2, idw = 13;
 	bool json = false, runs;
 	const char *wname, *test;
 
@@ -238,9 +238,21 @@ int cmd_compare(int argc, char **argv)
 	}
 	test = runs ? "welch-t-run-medians" : "mann-whitney";
 
+	/* the configuration column as wide as the longest identity, never cut */
+	json_object_foreach(json_object_get(base.run[0], "workloads"), wname, w) {
+		json_t *cb;
+		size_t i;
+		char id[1024];
+
+		json_array_foreach(json_object_get(json_object_get(w, "result"), "configs"), i, cb) {
+			cl_config_id(cb, id, sizeof(id));
+			if ((int)strlen(id) > idw)
+				idw = (int)strlen(id);
+		}
+	}
 	if (!json)
-		printf("%-13s %-44s %-18s %12s %12s %8s %7s\n", "workload", "configuration", "metric",
-		       "base", "new", "change", "p");
+		printf("%-13s %-*s %-18s %12s %12s %8s %7s\n", "workload", idw, "configuration",
+		       "metric", "base", "new", "change", "p");
 	json_object_foreach(json_object_get(base.run[0], "workloads"), wname, w) {
 		json_t *cb;
 		size_t i;
@@ -309,8 +321,8 @@ int cmd_compare(int argc, char **argv)
 						runs ? "new_runs" : "new_n", (json_int_t)n2,
 						"verdict", mark[0] ? mark : "same"));
 				else
-					printf("%-13s %-44.44s %-18s %12.4g %12.4g %+7.1f%% %7.3f %s\n", wname,
-					       id, metric, bv, nv, change, p, mark);
+					printf("%-13s %-*s %-18s %12.4g %12.4g %+7.1f%% %7.3f %s\n", wname,
+					       idw, id, metric, bv, nv, change, p, mark);
 			}
 		}
 	}

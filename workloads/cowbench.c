@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,8 @@ static void usage(FILE *f)
 		"  -w, --warmup N        discarded warm-up repetitions (default 1)\n"
 		"      --writer W        parent (default) or child\n"
 		"      --thp             let the region use transparent huge pages (default: 4K pages)\n"
+		"      --no-aslr         run without address randomisation: the writer's own stack and\n"
+		"                        heap pages then fall the same way each run (exact trap counts)\n"
 		"  -j, --json FILE       write results as JSON (- for stdout)\n"
 		"  -q, --quiet           no table\n"
 		"  -h, --help\n");
@@ -390,7 +393,7 @@ static void print_table(const struct conf *confs, int nconf)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STRIDE = 256, OPT_WRITER, OPT_THP };
+	enum { OPT_STRIDE = 256, OPT_WRITER, OPT_THP, OPT_NO_ASLR };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "patterns", required_argument, NULL, 'p' },
@@ -400,6 +403,7 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "writer", required_argument, NULL, OPT_WRITER },
 		{ "thp", no_argument, NULL, OPT_THP },
+		{ "no-aslr", no_argument, NULL, OPT_NO_ASLR },
 		{ "json", required_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -415,6 +419,7 @@ int main(int argc, char **argv)
 	size_t *idx;
 	uint64_t v;
 	json_t *root, *arr;
+	bool no_aslr = false;
 
 	cl_set_prog("cowbench");
 	while ((c = getopt_long(argc, argv, "s:p:m:r:w:j:qh", opts, NULL)) != -1) {
@@ -456,6 +461,7 @@ int main(int argc, char **argv)
 			opt.child_writes = !strcmp(optarg, "child");
 			break;
 		case OPT_THP: opt.thp = true; break;
+		case OPT_NO_ASLR: no_aslr = true; break;
 		case 'j': opt.json = optarg; break;
 		case 'q': opt.quiet = true; break;
 		case 'h': usage(stdout); return 0;
@@ -465,6 +471,10 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		cl_err("unexpected argument '%s'", argv[optind]);
 		return 2;
+	}
+	if (no_aslr && cl_reexec_no_aslr(argv)) {
+		cl_err("cannot re-exec without ASLR: %s", strerror(errno));
+		return 1;
 	}
 	opt.size &= ~(PAGE - 1);
 	npat = cl_parse_choices(patterns, pattern_names, NPATTERNS, plist, NPATTERNS,
@@ -537,10 +547,11 @@ int main(int argc, char **argv)
 	if (opt.json) {
 		root = json_pack("{s:s, s:i, s:o}", "workload", "cowbench", "schema", 1,
 				 "environment", cl_environment_json());
-		json_object_set_new(root, "params", json_pack("{s:I, s:i, s:i, s:i, s:s, s:b, s:s}",
+		json_object_set_new(root, "params", json_pack("{s:I, s:i, s:i, s:i, s:s, s:b, s:s, s:b}",
 			"size_bytes", (json_int_t)opt.size, "stride", opt.stride, "reps", opt.reps,
 			"warmup", opt.warmup, "writer", opt.child_writes ? "child" : "parent",
-			"thp", opt.thp, "order", "shuffled per repetition, srand(4242 + rep)"));
+			"thp", opt.thp, "order", "shuffled per repetition, srand(4242 + rep)",
+			"aslr", !(personality(0xffffffff) & ADDR_NO_RANDOMIZE)));
 		json_object_set_new(root, "traps_counted", traps ? json_true() : json_string(traps_why));
 		arr = json_array();
 		for (i = 0; i < nconf; i++)

@@ -20,6 +20,9 @@
  * Recorded per sample: the call's latency in the parent (until fork/vfork/
  * posix_spawn/clone returns there) and the total until the child is reaped.
  * Recorded per configuration: the parent's RSS and page-table size (VmPTE),
+ * and region_pte_kb, the page tables the memory built for it added (VmPTE
+ * before and after; dense and sparse regions are 2 MiB-aligned, so this is a
+ * function of the size, layout and THP alone, not of the program's own size):
  * exact counts.
  */
 #include <errno.h>
@@ -44,6 +47,7 @@
 #define MAX_REPS	1000
 #define CHUNK		(64UL << 10)	/* fragmented: mapping size */
 #define SPARSE		16		/* sparse: one page in SPARSE */
+#define PMD_SZ		(2UL << 20)
 
 extern char **environ;
 
@@ -121,11 +125,16 @@ static int build_memory(uint64_t size, enum layout l, bool thp, struct memory *m
 	{
 		size_t stride = l == L_SPARSE ? SPARSE : 1;
 		size_t len = pages * stride * PAGE;
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-			       MAP_NORESERVE, -1, 0);
+		char *raw = mmap(NULL, len + PMD_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+				 MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *p;
 
-		if (p == MAP_FAILED)
+		if (raw == MAP_FAILED)
 			return -1;
+		/* 2 MiB-aligned: its page tables are a function of its size alone */
+		p = (char *)(((uintptr_t)raw + PMD_SZ - 1) & ~(PMD_SZ - 1));
+		if (p > raw)
+			munmap(raw, p - raw);
+		munmap(p + len, raw + len + PMD_SZ - (p + len));
 		madvise(p, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		for (i = 0; i < pages; i++)
 			p[i * stride * PAGE] = 1;
@@ -269,15 +278,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Re-exec without address randomisation: page-table counts then repeat exactly. */
-	if (no_aslr && !(personality(0xffffffff) & ADDR_NO_RANDOMIZE) &&
-	    personality(ADDR_NO_RANDOMIZE) != -1) {
-		char self[4096];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		if (n > 0) {
-			self[n] = 0;
-			execv(self, argv);
-		}
+	if (no_aslr && cl_reexec_no_aslr(argv)) {
 		cl_err("cannot re-exec without ASLR: %s", strerror(errno));
 		return 1;
 	}
@@ -313,7 +314,7 @@ int main(int argc, char **argv)
 		for (ti = 0; ti < nt; ti++)
 			for (si = 0; si < nsizes; si++) {
 				struct memory mem;
-				long rss_kb, pte_kb;
+				long rss_kb, pte_kb, pte0_kb = status_kb("VmPTE");
 
 				if (build_memory(sizes[si], lays[li], thps[ti], &mem)) {
 					cl_err("cannot build %s %llu bytes: %s", layout_names[lays[li]],
@@ -355,11 +356,12 @@ int main(int argc, char **argv)
 						json_array_append_new(samples, json_pack("{s:f, s:f}",
 								      "call_us", call[r], "total_us", total[r]));
 					json_array_append_new(arr, json_pack(
-						"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, s:{s:o, s:o}}",
+						"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:{s:o, s:o}}",
 						"layout", layout_names[lays[li]], "thp", thp_names[thps[ti]],
 						"variant", variant_names[vars[vi]],
 						"size_bytes", (json_int_t)sizes[si],
 						"rss_kb", (json_int_t)rss_kb, "pte_kb", (json_int_t)pte_kb,
+						"region_pte_kb", (json_int_t)(pte_kb - pte0_kb),
 						"mappings", (json_int_t)mem.n, "failed_runs", fails,
 						"samples", samples, "summary",
 						"call_us", cl_summary_json(call, n),

@@ -53,7 +53,9 @@ static void usage(FILE *f)
 		"  -r, --reps N         measured repetitions per depth (default 5)\n"
 		"  -w, --warmup N       discarded warm-up repetitions (default 1)\n"
 		"  -j, --json FILE      write results as JSON (- for stdout)\n"
-		"  -q, --quiet          no table on stdout\n", MAX_DEPTH);
+		"  -q, --quiet          no table on stdout\n"
+		"      --no-aslr        run without address randomisation (exact fault counts)\n",
+		MAX_DEPTH);
 }
 
 /* The process at @level of a chain of @depth: fork the next, or measure. */
@@ -99,9 +101,11 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' }, { "depths", required_argument, NULL, 'd' },
 		{ "reps", required_argument, NULL, 'r' }, { "warmup", required_argument, NULL, 'w' },
 		{ "json", required_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "no-aslr", no_argument, NULL, 'A' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = 64 << 20, reps = 5, warmup = 1, v;
+	bool no_aslr = false;
 	int depths[MAX_DEPTH], nd = 0, c, di, r;
 	const char *json = NULL;
 	bool quiet = false;
@@ -131,9 +135,14 @@ int main(int argc, char **argv)
 			break;
 		case 'j': json = optarg; break;
 		case 'q': quiet = true; break;
+		case 'A': no_aslr = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (no_aslr && cl_reexec_no_aslr(argv)) {
+		cl_err("cannot re-exec without ASLR: %s", strerror(errno));
+		return 1;
 	}
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (nd == MAX_DEPTH || cl_parse_u64(tok, 1, MAX_DEPTH, &v)) {

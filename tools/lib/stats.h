@@ -23,6 +23,7 @@ int cl_summarize(const double *x, size_t n, struct cl_summary *s);
  * continuity corrections. NAN when either sample has fewer than 2 values.
  */
 double cl_mann_whitney_p(const double *x, size_t nx, const double *y, size_t ny);
+/* ---- ttest.c (links GSL) ---- */
 /*
  * Two-sided p-value of Welch's t-test that x and y have the same mean (unequal
  * variances, Welch-Satterthwaite degrees of freedom; the t distribution is

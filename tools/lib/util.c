@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,23 @@ uint64_t cl_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int cl_reexec_no_aslr(char **argv)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (personality(0xffffffff) & ADDR_NO_RANDOMIZE)
+		return 0;
+	if (personality(ADDR_NO_RANDOMIZE) == -1)
+		return -1;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
+	execv(self, argv);
+	return -1;
 }
 
 const char *cl_repo_root(void)

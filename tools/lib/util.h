@@ -26,6 +26,13 @@ int cl_parse_choices(char *list, const char *const *names, int n, int *out, int 
 		     const char *what);
 
 uint64_t cl_now_ns(void);
+/*
+ * Re-exec the running program (same argv) with address randomisation off, so
+ * that layouts, and with them page-table and fault counts, repeat exactly.
+ * Returns 0 when ASLR is already off; does not return when the exec works;
+ * -1 with errno set otherwise.
+ */
+int cl_reexec_no_aslr(char **argv);
 
 /* The repository root, found from the running binary (build/bin/X -> ../..). */
 const char *cl_repo_root(void);
