@@ -258,12 +258,13 @@ int cmd_compare(int argc, char **argv)
 		size_t i;
 
 		json_array_foreach(json_object_get(json_object_get(w, "result"), "configs"), i, cb) {
-			json_t *summary = json_object_get(cb, "summary"), *unused;
+			json_t *summary = json_object_get(cb, "summary"), *unused, *cn;
 			const char *metric;
 			char id[1024];
 
 			cl_config_id(cb, id, sizeof(id));
-			if (!cl_find_config(configs_of(neu.run[0], wname), id))
+			cn = cl_find_config(configs_of(neu.run[0], wname), id);
+			if (!cn)
 				continue;
 			json_object_foreach(summary, metric, unused) {
 				double *x = NULL, *y = NULL, bv, nv, change, p;
@@ -291,8 +292,7 @@ int cmd_compare(int argc, char **argv)
 					struct cl_summary s1, s2;
 
 					x = cl_samples_of(cb, metric, &n1);
-					y = cl_samples_of(cl_find_config(configs_of(neu.run[0], wname), id),
-							  metric, &n2);
+					y = cl_samples_of(cn, metric, &n2);
 					if (n1 < 2 || n2 < 2) {
 						free(x);
 						free(y);

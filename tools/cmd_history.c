@@ -241,8 +241,9 @@ int cmd_history(int argc, char **argv)
 
 							if (np >= 3) {
 								/* the earlier runs' mean, and drift between them */
-								for (mp = 0, n1 = 0; (int)n1 < np; n1++)
-									mp += prev[n1] / np;
+								mp = 0;
+								for (int q = 0; q < np; q++)
+									mp += prev[q] / np;
 								pv = cl_new_run_p(prev, np, mj);
 							} else {
 								pv = n1 >= 2 && n2 >= 2 ?

@@ -2,6 +2,7 @@
 /* Speculative children and refork, from user space: see refork.h. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -81,26 +82,32 @@ static int respawn(struct cl_spec *s)
 	return 0;
 }
 
-int cowlab_refork(struct cl_spec *s, struct cowlab_refork *req, unsigned int flags,
-		  enum cl_refork_path *path)
+/* COWLAB_IOC_REFORK on C; with @wait, retried while C is not parked (up to 10 s). 0 or errno. */
+static int refork_ioctl(struct cl_spec *s, struct cowlab_refork *req, bool wait)
 {
 	struct timespec nap = { 0, 100000 };	/* 100 us */
-	int tries = 0, e;
+	int tries = 0;
 
 	for (;;) {
 		req->pid = s->pid;
-		if (ioctl(s->fd, COWLAB_IOC_REFORK, req) == 0) {
-			s->reforks++;
-			if (path)
-				*path = CL_REFORK_INCREMENTAL;
+		if (ioctl(s->fd, COWLAB_IOC_REFORK, req) == 0)
 			return 0;
-		}
-		e = errno;
-		if (e == EBUSY && (flags & CL_RF_WAIT_PARKED) && ++tries < 100000) {
-			nanosleep(&nap, NULL);
-			continue;
-		}
-		break;
+		if (errno != EBUSY || !wait || ++tries >= 100000)
+			return errno;
+		nanosleep(&nap, NULL);
+	}
+}
+
+int cowlab_refork(struct cl_spec *s, struct cowlab_refork *req, unsigned int flags,
+		  enum cl_refork_path *path)
+{
+	int e = refork_ioctl(s, req, flags & CL_RF_WAIT_PARKED);
+
+	if (!e) {
+		s->reforks++;
+		if (path)
+			*path = CL_REFORK_INCREMENTAL;
+		return 0;
 	}
 	if ((e != ESTALE && e != ESRCH) || (flags & CL_RF_NO_FALLBACK))
 		return -e;
@@ -114,27 +121,18 @@ int cowlab_refork(struct cl_spec *s, struct cowlab_refork *req, unsigned int fla
 
 int cl_spec_wait_parked(struct cl_spec *s)
 {
-	struct timespec nap = { 0, 100000 };	/* 100 us */
 	uint32_t flipped = 1;
-	struct cowlab_refork req;
-	int tries;
+	struct cowlab_refork req = {
+		.flags = COWLAB_RF_STOPWORD,
+		.stop_addr = (uintptr_t)&flipped,
+		.stop_val = 0,
+	};
+	int e = refork_ioctl(s, &req, true);
 
-	for (tries = 0; tries < 100000; tries++) {
-		memset(&req, 0, sizeof(req));
-		req.pid = s->pid;
-		req.flags = COWLAB_RF_STOPWORD;
-		req.stop_addr = (uintptr_t)&flipped;
-		req.stop_val = 0;
-		if (ioctl(s->fd, COWLAB_IOC_REFORK, &req) == 0)
-			return 0;
-		/* Past the module's parked check: C is parked, whatever else is wrong. */
-		if (errno == ESTALE || errno == EOPNOTSUPP)
-			return 0;
-		if (errno != EBUSY && errno != EINTR)
-			return -errno;
-		nanosleep(&nap, NULL);
-	}
-	return -ETIMEDOUT;
+	/* ESTALE, EOPNOTSUPP: past the module's parked check, so C is parked. */
+	if (!e || e == ESTALE || e == EOPNOTSUPP)
+		return 0;
+	return e == EBUSY ? -ETIMEDOUT : -e;
 }
 
 const char *cl_refork_stop_name(uint32_t reason)

@@ -107,7 +107,6 @@ double *cl_samples_of(json_t *c, const char *metric, size_t *n)
 	return v;
 }
 
-
 bool cl_is_time_metric(const char *name)
 {
 	static const char *const units[] = { "ms", "us", "ns", "usec", "ns_per_page", "ns_per_op", NULL };

@@ -123,4 +123,3 @@ double cl_mann_whitney_p(const double *x, size_t nx, const double *y, size_t ny)
 		z = 0;
 	return erfc(z / sqrt(2.0));
 }
-
