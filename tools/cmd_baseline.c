@@ -58,6 +58,28 @@ static void usage(FILE *f)
 		"update: make NEW the baseline (the only way it changes).\n");
 }
 
+static const char *release_of(json_t *root)
+{
+	json_t *env = json_object_get(root, "environment");
+
+	return json_string_value(json_object_get(env, "kernel")) ?: "unknown";
+}
+
+/*
+ * The archive moves: a series' kernel is replaced by its next patch release every few weeks
+ * and vm/fetch-kernels follows. The exact counts checked here (pages, faults, page-table
+ * entries) do not depend on the patch release, so a baseline stays valid across them; say so
+ * when the releases differ, so that a difference is read with that in mind.
+ */
+static void release_note(json_t *base, json_t *neu, bool tap)
+{
+	if (!strcmp(release_of(base), release_of(neu)))
+		return;
+	printf("%sbaseline: taken on %s, this run is on %s (same series: exact counts are compared "
+	       "as they are; timing ratios loosely)\n", tap ? "# " : "", release_of(base),
+	       release_of(neu));
+}
+
 static const char *kernel_of(json_t *root)
 {
 	json_t *env = json_object_get(root, "environment");
@@ -236,6 +258,7 @@ int cmd_baseline(int argc, char **argv)
 		       kernel_of(neu));
 		return 2;
 	}
+	release_note(base, neu, t.tap);
 	json_object_foreach(json_object_get(base, "workloads"), wname, w) {
 		json_t *nw = json_object_get(json_object_get(neu, "workloads"), wname);
 

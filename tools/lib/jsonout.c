@@ -90,6 +90,44 @@ static json_int_t swap_total_kb(void)
 	return kb;
 }
 
+/*
+ * The Debian packages the guest kernel came from, as vm/fetch-kernels resolved them
+ * (/etc/cowlab/kernel in the guest is the cache's VERSION file): the pin and what was used,
+ * which can differ when the archive has moved. Null outside a cowlab guest.
+ */
+static json_t *kernel_packages_json(void)
+{
+	static const char *const keys[] = { "name", "series", "layout", "abi", "package_version",
+					    "pinned", "resolved", "packages", "fetched" };
+	FILE *f = fopen("/etc/cowlab/kernel", "r");
+	char line[2048];
+	json_t *o;
+
+	if (!f)
+		return json_null();
+	o = json_object();
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '='), *v;
+		size_t i, n;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		v = eq + 1;
+		v[strcspn(v, "\n")] = '\0';
+		n = strlen(v);
+		if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+			v[n - 1] = '\0';
+			v++;
+		}
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(line, keys[i]))
+				json_object_set_new(o, keys[i], json_string(v));
+	}
+	fclose(f);
+	return o;
+}
+
 json_t *cl_environment_json(void)
 {
 	char thp[128], cpu[256], buf[64];
@@ -111,6 +149,7 @@ json_t *cl_environment_json(void)
 								 : json_null());
 	json_object_set_new(env, "kernel_name", getenv("COWLAB_KERNEL") ?
 			    json_string(getenv("COWLAB_KERNEL")) : json_null());
+	json_object_set_new(env, "kernel_packages", kernel_packages_json());
 	fd = cl_dev_open(true);
 	if (fd >= 0 && cl_dev_version(fd, &v) == 0) {
 		snprintf(buf, sizeof(buf), "%s", v.module_version);
