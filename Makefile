@@ -42,10 +42,14 @@ WL_BIN    := $(WL_SRC:workloads/%.c=$(B)/bin/%)
 GT_SRC    := $(wildcard tests/guest/*.c)
 GT_BIN    := $(GT_SRC:tests/guest/%.c=$(B)/bin/%)
 GT_SH     := $(wildcard tests/guest/*.sh)
+# Seeded randomized stress programs and the ioctl fuzzer (run in the guest), sharing stresslib.
+ST_LIB    := $(B)/tests/stress/stresslib.o
+ST_SRC    := $(filter-out tests/stress/stresslib.c,$(wildcard tests/stress/*.c))
+ST_BIN    := $(ST_SRC:tests/stress/%.c=$(B)/bin/%)
 UT_SRC    := $(wildcard tests/unit/*.c)
 UT_BIN    := $(UT_SRC:tests/unit/%.c=$(B)/unit/%)
 MOD_SRC   := $(wildcard module/*.c module/*.h) module/Kbuild include/uapi/cowlab.h
-GUEST_BIN := $(B)/bin/cowlab $(WL_BIN) $(GT_BIN) $(GT_SH)
+GUEST_BIN := $(B)/bin/cowlab $(WL_BIN) $(GT_BIN) $(GT_SH) $(ST_BIN)
 
 DEBUG_K   := 6.12-debug
 KOS       := $(KERNELS:%=$(B)/k/%/cowlab.ko)
@@ -134,6 +138,11 @@ $(B)/bin/%: $(B)/tests/guest/%.o $(LIB_A)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
 
+$(B)/bin/%: $(B)/tests/stress/%.o $(ST_LIB) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDSTATIC) -o $@ $^ $(LIBS)
+
 # Host unit tests: cmocka (shared), linked with the library under test.
 $(B)/unit/%: $(B)/tests/unit/%.o $(LIB_A)
 	$(call msg,LD,$@)
@@ -143,7 +152,7 @@ $(B)/unit/%: $(B)/tests/unit/%.o $(LIB_A)
 tools: $(B)/bin/cowlab
 	$(Q)ln -sfn $(B)/bin/cowlab cowlab
 workloads: $(WL_BIN)
-tests: $(GT_BIN) $(UT_BIN)
+tests: $(GT_BIN) $(UT_BIN) $(ST_BIN)
 
 # ---- kernel module ----------------------------------------------------------
 # Built out of tree per kernel in its own directory (Kbuild writes next to the sources).

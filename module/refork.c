@@ -52,6 +52,15 @@
 #include <linux/uaccess.h>
 #include <linux/version.h>
 #include <linux/wait.h>
+/*
+ * struct mmu_gather, for the table free below. x86's asm/tlb.h has an inline tlb_flush()
+ * that calls flush_tlb_mm_range(), whose declaration asm/tlbflush.h hides from modules;
+ * declare it so the header compiles. Nothing here calls it by name: an unused static
+ * inline is not emitted, and the module reaches the function only through its static call.
+ */
+void flush_tlb_mm_range(struct mm_struct *mm, unsigned long start, unsigned long end,
+			unsigned int stride_shift, bool freed_tables);
+#include <asm/tlb.h>
 
 #include "cowlab.h"
 #include "trace.h"
@@ -67,6 +76,15 @@ typedef void cowlab_flush_tlb_mm_range_t(struct mm_struct *mm, unsigned long sta
 					 bool freed_tables);
 DEFINE_STATIC_CALL_NULL(cowlab_flush_tlb_mm_range, cowlab_flush_tlb_mm_range_t);
 #define RF_TLB_FLUSH_ALL	(-1UL)
+/*
+ * Freeing one of C's PTE tables the way munmap does (mm/memory.c free_pgd_range() through an
+ * mmu_gather: pmd cleared, nr_ptes and the memcg/NR_PAGETABLE accounting dropped, the TLB
+ * and paging-structure caches flushed, the page freed after an RCU grace period for
+ * lockless walkers). None of the three is exported.
+ */
+DEFINE_STATIC_CALL_NULL(cowlab_tlb_gather_mmu, tlb_gather_mmu);
+DEFINE_STATIC_CALL_NULL(cowlab_tlb_finish_mmu, tlb_finish_mmu);
+DEFINE_STATIC_CALL_NULL(cowlab_free_pgd_range, free_pgd_range);
 
 #define RF_VMA_SKIP	(VM_SHARED | VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | \
 			 VM_DONTCOPY | VM_WIPEONFORK | VM_GROWSDOWN | VM_GROWSUP | \
@@ -512,20 +530,80 @@ static void rf_narrow(struct vm_area_struct *tmp, const struct vm_area_struct *v
 	tmp->vm_pgoff = v->vm_pgoff + ((start - v->vm_start) >> PAGE_SHIFT);
 }
 
-/* Release C's entries in [start, end) and copy P's there, as fork() would. */
-static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, unsigned long end)
+/*
+ * C's PMD at @hs (2 MiB-aligned) points to a PTE table that the zap just emptied, and P maps
+ * the whole range with one PMD (a THP, the huge zero page or a PMD migration entry):
+ * copy_huge_pmd() would install P's PMD over the table and orphan it (and its accounting:
+ * "BUG: non-zero pgtables_bytes on freeing mm"). Free it first, as munmap would. The caller
+ * holds the rmap locks (no reverse-map walker is inside C's table) and both mmap_locks.
+ */
+static void rf_free_ptable(struct rf_ctx *x, unsigned long hs)
 {
+	struct mmu_gather tlb;
+	pmd_t *pmdp = rf_pmdp(x->cmm, hs);
+	pmd_t pmd;
+
+	if (!pmdp)
+		return;
+	pmd = READ_ONCE(*pmdp);
+	if (pmd_none(pmd) || !rf_pmd_table(pmd))
+		return;
+	static_call(cowlab_tlb_gather_mmu)(&tlb, x->cmm);
+	static_call(cowlab_free_pgd_range)(&tlb, hs, hs + PMD_SIZE, hs, hs + PMD_SIZE);
+	static_call(cowlab_tlb_finish_mmu)(&tlb);
+}
+
+/*
+ * Release C's entries in [start, end) and copy P's there, as fork() would. @whole_pmd: the
+ * run is a whole 2 MiB-aligned PMD range over which P holds a huge PMD.
+ *
+ * Reverse-map walkers (migration, reclaim, THP split) do not take mmap_lock. Fork relies
+ * on rmap walks visiting the parent's mapping before the child's, so that a migration entry
+ * copied into the child is restored with the parent's; after a split and merge of P's VMA
+ * (mprotect of part of it and back) P's chain entry sorts after C's and that order is lost.
+ * So the run is released and copied under the rmap locks in write mode (the file's
+ * i_mmap_rwsem, then the anon_vma root's), as mremap's take_rmap_locks() does: a walk is
+ * entirely before the copy or entirely after, and sees P and C alike. Nothing may enter
+ * reclaim while they are held (reclaim's own rmap walk would wait for them): allocations
+ * inside (page tables, a pinned page's copy, swap-count continuations) are made without
+ * direct reclaim (PF_MEMALLOC), and fail with ENOMEM rather than wait.
+ */
+static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, unsigned long end,
+		     bool whole_pmd)
+{
+	struct address_space *mapping = pr->c->vm_file ? pr->c->vm_file->f_mapping : NULL;
+	struct anon_vma *av = pr->p->anon_vma;
+	unsigned int noreclaim;
+	int ret;
+
+	if (mapping)
+		i_mmap_lock_write(mapping);
+	if (av)
+		anon_vma_lock_write(av);
+	noreclaim = memalloc_noreclaim_save();
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 	zap_page_range_single(pr->c, start, end - start, NULL);
 #else
 	zap_page_range(pr->c, start, end - start);
 #endif
+	/*
+	 * Only a copy installs P's PMD, and only a P with an anon_vma is copied (rf_twin()
+	 * then made sure C is linked to it: the rmap lock taken covers C's chain too).
+	 */
+	if (whole_pmd && av)
+		rf_free_ptable(x, start);
 	rf_narrow(&x->tmp_p, pr->p, start, end);
 	rf_narrow(&x->tmp_c, pr->c, start, end);
 	x->copied = true;
 	x->res->ranges_updated++;
 	x->res->ptes_updated += (end - start) >> PAGE_SHIFT;
-	return static_call(cowlab_copy_page_range)(&x->tmp_c, &x->tmp_p);
+	ret = static_call(cowlab_copy_page_range)(&x->tmp_c, &x->tmp_p);
+	memalloc_noreclaim_restore(noreclaim);
+	if (av)
+		anon_vma_unlock_write(av);
+	if (mapping)
+		i_mmap_unlock_write(mapping);
+	return ret;
 }
 
 static u32 rf_stop_check(struct rf_ctx *x)
@@ -578,7 +656,9 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 		if (huge_p && huge_c && pmd_present(pp) && pmd_present(cp) &&
 		    pmd_pfn(pp) == pmd_pfn(cp) && !pmd_write(pp) && !pmd_write(cp))
 			return 0;
-		return rf_recopy(x, pr, hs, he);
+		/* P's huge PMD covers its whole, aligned range (its VMA spans it) */
+		return rf_recopy(x, pr, hs, he, huge_p && hs == (start & PMD_MASK) &&
+				 he == hs + PMD_SIZE);
 	}
 
 	rcu_read_lock();
@@ -601,7 +681,7 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 		}
 		/* A run ends (or reached RF_RUN_MAX pages): re-copy it, then see whether to stop. */
 		rcu_read_unlock();
-		ret = rf_recopy(x, pr, run, until);
+		ret = rf_recopy(x, pr, run, until, false);
 		if (ret)
 			return ret;
 		run = 0;
@@ -619,8 +699,13 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 		pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
 		cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
 		if (!rf_pmd_table(pp) || !rf_pmd_table(cp)) {
+			/*
+			 * A PMD is no longer a table: start the range again from @until, which
+			 * takes the huge path over the whole PMD (copy_page_range() must never see
+			 * part of a huge PMD).
+			 */
 			rcu_read_unlock();
-			return until < end ? rf_recopy(x, pr, until, end) : 0;
+			return until < end ? rf_sync_range(x, pr, until, end) : 0;
 		}
 	}
 	rcu_read_unlock();
@@ -970,15 +1055,23 @@ long cowlab_refork_ioctl(unsigned int cmd, void __user *arg)
 
 int cowlab_refork_init(void)
 {
-	unsigned long cpr = cowlab_resolve_function("copy_page_range");
-	unsigned long ftl = cowlab_resolve_function("flush_tlb_mm_range");
+	static const char *const names[] = { "copy_page_range", "flush_tlb_mm_range",
+					     "tlb_gather_mmu", "tlb_finish_mmu", "free_pgd_range" };
+	unsigned long a[ARRAY_SIZE(names)];
+	unsigned int i;
 
-	if (!cpr || !ftl) {
-		pr_warn("refork disabled: copy_page_range or flush_tlb_mm_range not resolved\n");
-		return 0;
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		a[i] = cowlab_resolve_function(names[i]);
+		if (!a[i]) {
+			pr_warn("refork disabled: %s not resolved\n", names[i]);
+			return 0;
+		}
 	}
-	static_call_update(cowlab_copy_page_range, (void *)cpr);
-	static_call_update(cowlab_flush_tlb_mm_range, (void *)ftl);
+	static_call_update(cowlab_copy_page_range, (void *)a[0]);
+	static_call_update(cowlab_flush_tlb_mm_range, (void *)a[1]);
+	static_call_update(cowlab_tlb_gather_mmu, (void *)a[2]);
+	static_call_update(cowlab_tlb_finish_mmu, (void *)a[3]);
+	static_call_update(cowlab_free_pgd_range, (void *)a[4]);
 	rf_ready = true;
 	return 0;
 }

@@ -5,8 +5,14 @@
  * It proves that the lane catches the classes of bug it exists for:
  *   mode=sleep  takes a mutex (may sleep) while holding a spinlock:
  *               DEBUG_ATOMIC_SLEEP / lockdep must report it;
- *   mode=leak   loses a kmalloc'ed object and a page reference:
- *               kmemleak must report the object after a scan;
+ *   mode=leak   loses BUGGY_NLEAK kmalloc'ed objects and a page reference:
+ *               kmemleak must report them after a scan. One lost object is
+ *               not enough: kmemleak (rightly) keeps an object alive while a
+ *               stale copy of its address survives on some stack or in a
+ *               register (insmod's freed stack is cached, not wiped), which
+ *               made a single-object self-test miss the leak 1 run in 4.
+ *               Only the last of BUGGY_NLEAK pointers can be left behind by
+ *               the loop below, so the others are unreferenced for certain;
  *   mode=none   loads and unloads cleanly (the control).
  */
 #include <linux/gfp.h>
@@ -20,9 +26,31 @@ static char *mode = "none";
 module_param(mode, charp, 0444);
 MODULE_PARM_DESC(mode, "none, sleep or leak");
 
+#define BUGGY_NLEAK	16
+
 static DEFINE_SPINLOCK(buggy_lock);
 static DEFINE_MUTEX(buggy_mutex);
-static void *lost;
+
+/*
+ * Each object gets fixed contents so that its kmemleak checksum is stable from one scan to
+ * the next (an object whose contents changed is not reported in that scan).
+ */
+static noinline void buggy_leak(void)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	int i;
+
+	for (i = 0; i < BUGGY_NLEAK; i++) {
+		void *p = kmalloc(3000, GFP_KERNEL);
+
+		if (p)
+			memset(p, 0x5a, 3000);
+		/* BUG: the only pointer is dropped */
+	}
+	if (page)
+		get_page(page);		/* BUG: a reference nobody drops */
+	pr_info("cowlab_buggy: leaked %d objects and a page reference\n", BUGGY_NLEAK);
+}
 
 static int __init buggy_init(void)
 {
@@ -32,13 +60,7 @@ static int __init buggy_init(void)
 		mutex_unlock(&buggy_mutex);
 		spin_unlock(&buggy_lock);
 	} else if (!strcmp(mode, "leak")) {
-		struct page *page = alloc_page(GFP_KERNEL);
-
-		lost = kmalloc(4096, GFP_KERNEL);
-		if (page)
-			get_page(page);		/* BUG: a reference nobody drops */
-		pr_info("cowlab_buggy: leaking %p and a page reference\n", lost);
-		lost = NULL;			/* BUG: the only pointer is gone */
+		buggy_leak();
 	} else if (strcmp(mode, "none")) {
 		return -EINVAL;
 	}

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Run every guest test program (TAP) in the guest, each between markers that
 # tests/run-all reads: "# PROGRAM name" ... "# EXIT name status".
+# After every program the kernel is quiesced (cl_quiesce: every CPU switches away from lazy
+# mms, an RCU grace period, delayed works) and the kernel log it produced is judged: a
+# splat fails a pseudo-program "kernel-log/NAME" that names the program it followed.
 # On a kernel with kmemleak (the debug lane), leaks found after the suite fail it:
 # boot-time objects are scanned and cleared first, then the suite runs, then a
 # scan reports only what the suite left behind.
@@ -20,11 +23,29 @@ if [ -w $kml ]; then
 fi
 progs=$*
 [ -n "$progs" ] || progs=$(ls /usr/local/bin | grep '^test_' | sort)
+splat_re='(WARNING:|BUG:|Oops|Kernel panic|general protection fault|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|unreferenced object 0x|suspected memory leak|page_table_check|Call Trace|Bad rss-counter|Bad page)'
+# judge_log NAME: the kernel messages since the last call, after quiescing.
+judge_log() {
+	cl_quiesce
+	log=$(dmesg -c 2>/dev/null)
+	echo "# PROGRAM kernel-log/$1"
+	echo "1..1"
+	bad=$(printf '%s\n' "$log" | grep -E "$splat_re" | head -1)
+	if [ -z "$bad" ]; then
+		echo "ok 1 kernel log clean after $1 (quiesced)"
+	else
+		echo "not ok 1 kernel log after $1: $bad"
+		printf '%s\n' "$log" | grep -E -A 30 "$splat_re" | head -80 | sed 's/^/# /'
+	fi
+	echo "# EXIT kernel-log/$1 0"
+}
+dmesg -c >/dev/null 2>&1
 for t in $progs; do
 	case $skip in *" $t "*) continue ;; esac
 	echo "# PROGRAM $t"
 	"$t"
 	echo "# EXIT $t $?"
+	judge_log "$t"
 done
 if [ -w $kml ]; then
 	echo "# PROGRAM kmemleak"
