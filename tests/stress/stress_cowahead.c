@@ -131,6 +131,12 @@ struct proc {				/* one process of the chain: slot 0 is P */
 	uint32_t window, flags;		/* the policy set on it (0: none) */
 	uint64_t rstart, rend;		/* its RANGE */
 	bool inherited;			/* the policy came by fork: window and flags are the parent's */
+	volatile int ready;		/* it runs and waits for commands */
+	/* Over every policy it had since its fork (they change under it): */
+	uint32_t maxwin;		/* the largest window */
+	bool anyrange;			/* one had no RANGE: pages anywhere may be broken */
+	uint64_t hlo, hhi;		/* else the hull of the ranges */
+	struct cowlab_cowahead_stats st0;	/* its counters when it started */
 };
 
 struct ctl {
@@ -268,6 +274,22 @@ static int ca_set(pid_t pid, uint32_t window, uint32_t flags, uint64_t s, uint64
 	return ioctl(dev, COWLAB_IOC_CA_SET, &p) ? -errno : 0;
 }
 
+static void note_policy(struct proc *me)
+{
+	if (!me->window)
+		return;
+	if (me->window > me->maxwin)
+		me->maxwin = me->window;
+	if (!(me->flags & COWLAB_CA_RANGE)) {
+		me->anyrange = true;
+	} else {
+		if (!me->hlo || me->rstart < me->hlo)
+			me->hlo = me->rstart;
+		if (me->rend > me->hhi)
+			me->hhi = me->rend;
+	}
+}
+
 static void random_policy(struct proc *me, pid_t pid, const struct st_op *o)
 {
 	uint32_t win = o->a[1] % 5 == 0 ? 0 : 1 + o->a[1] % 64, flags = 0;
@@ -293,6 +315,7 @@ static void random_policy(struct proc *me, pid_t pid, const struct st_op *o)
 	me->window = win;
 	me->flags = win ? flags : 0;
 	me->inherited = false;
+	note_policy(me);
 }
 
 /* What CA_GET says about pid: window or 0 (ENOENT). */
@@ -315,7 +338,7 @@ static void check_pagemap(struct proc *me, struct cowlab_cowahead_stats *st0)
 	static uint64_t pm[MAXPG];
 	struct cowlab_cowahead_stats st = { .pid = 0 };
 	unsigned int n = total_pages(), i, broken = 0, outside = 0, populated = 0, notmine = 0;
-	uint32_t maxwin = me->window;
+	uint32_t maxwin = me->maxwin;
 	unsigned int k;
 
 	for (k = 0; k < NR_REG; k++)
@@ -346,10 +369,14 @@ static void check_pagemap(struct proc *me, struct cowlab_cowahead_stats *st0)
 			continue;
 		}
 		if (me->wrote[i]) {
-			if (present && (p & ST_PM_PRESENT) && ST_PM_PFN(e) == ST_PM_PFN(p) &&
-			    !notmine++)
-				cfail("page %u written by pid %d still maps its parent's PFN %llx", i,
-				      getpid(), (unsigned long long)ST_PM_PFN(e));
+			/*
+			 * Its own page now, mapped by nobody else (the PFN may still be the
+			 * parent's at fork: when the parent broke COW first, the write reused it).
+			 */
+			if (present && !(e & ST_PM_EXCL) && !notmine++)
+				cfail("page %u written by pid %d is not exclusively its own (pagemap "
+				      "%016llx, parent's at fork %016llx)", i, getpid(),
+				      (unsigned long long)e, (unsigned long long)p);
 			continue;
 		}
 		/* not written: shared with the parent, or broken ahead (unless the kernel moved it) */
@@ -364,15 +391,15 @@ static void check_pagemap(struct proc *me, struct cowlab_cowahead_stats *st0)
 
 			for (j = i; j > lo && i - j < maxwin && !ok; j--)
 				ok = me->wrote[j - 1];
-			if (me->flags & COWLAB_CA_RANGE)
-				ok = ok && a >= me->rstart && a < me->rend;
+			if (!me->anyrange)
+				ok = ok && a >= me->hlo && a < me->hhi;
 			if (!maxwin)
 				ok = false;
 			if (!ok && !outside++)
 				cfail("page %u broken ahead (PFN %llx, parent's %llx) but not within the "
-				      "window %u after a written page%s", i, (unsigned long long)ST_PM_PFN(e),
-				      (unsigned long long)ST_PM_PFN(p), maxwin,
-				      me->flags & COWLAB_CA_RANGE ? " inside RANGE" : "");
+				      "largest window %u after a page it wrote%s", i,
+				      (unsigned long long)ST_PM_PFN(e), (unsigned long long)ST_PM_PFN(p),
+				      maxwin, me->anyrange ? "" : " inside the RANGEs");
 		}
 	}
 	SH->stats[ST_BROKEN_SEEN] += broken;
@@ -383,9 +410,9 @@ static void check_pagemap(struct proc *me, struct cowlab_cowahead_stats *st0)
 		if (broken > pb)
 			cfail("%u pages broken ahead are seen, the module counted %llu", broken,
 			      (unsigned long long)pb);
-		if (me->window && !(me->flags & COWLAB_CA_ADAPTIVE) && pb > bt * me->window)
-			cfail("pages_broken %llu > batches %llu x window %u", (unsigned long long)pb,
-			      (unsigned long long)bt, me->window);
+		if (pb > bt * me->maxwin)
+			cfail("pages_broken %llu > batches %llu x the largest window %u",
+			      (unsigned long long)pb, (unsigned long long)bt, me->maxwin);
 	}
 }
 
@@ -426,6 +453,9 @@ static void snapshot_for_child(struct proc *parent, struct proc *child)
 		st_pagemap(0, (uintptr_t)R[k].addr, R[k].pages, child->ppfn + R[k].first);
 	for (k = 0; k < n; k++)
 		child->hole[k] = !(child->ppfn[k] & (ST_PM_PRESENT | ST_PM_SWAP));
+	child->maxwin = 0;
+	child->anyrange = false;
+	child->hlo = child->hhi = 0;
 	/* A fork inherits the policy unless NO_INHERIT. */
 	if (parent->window && !(parent->flags & COWLAB_CA_NO_INHERIT)) {
 		child->window = parent->window;
@@ -433,6 +463,7 @@ static void snapshot_for_child(struct proc *parent, struct proc *child)
 		child->rstart = parent->rstart;
 		child->rend = parent->rend;
 		child->inherited = true;
+		note_policy(child);
 	} else {
 		child->window = child->flags = 0;
 		child->inherited = false;
@@ -494,7 +525,7 @@ static void writer_cmd(struct proc *me, const struct st_op *o, const char *self)
 			zt_on = false;
 		}
 		check_contents(me, "the writer");
-		check_pagemap(me, NULL);
+		check_pagemap(me, &me->st0);
 		SH->stats[ST_CHECKS]++;
 		break;
 	}
@@ -504,7 +535,7 @@ static void writer_cmd(struct proc *me, const struct st_op *o, const char *self)
 static void chain_member(int level, const char *self)
 {
 	struct proc *me = &ctl->p[level];
-	uint64_t seen = ctl->cmd_done;
+	uint64_t seen = ctl->cmd_seq;	/* commands from now on are ours */
 	uint32_t flags = 0;
 	int w;
 
@@ -517,6 +548,9 @@ static void chain_member(int level, const char *self)
 		      me->window, me->flags);
 	if (level < ctl->depth && fork_member(level + 1, self) < 0)
 		cfail("fork at level %d failed", level);
+	memset(&me->st0, 0, sizeof(me->st0));
+	ioctl(dev, COWLAB_IOC_CA_STATS, &me->st0);	/* ENOENT without a policy: zeros */
+	me->ready = 1;
 	for (;;) {
 		while (ctl->cmd_seq == seen)
 			usleep(30);
@@ -525,15 +559,16 @@ static void chain_member(int level, const char *self)
 			break;
 		if (level == ctl->writer) {
 			if (ctl->cmd.kind == OP_EXEC) {
-				char lv[16];
+				char lv[16], sq[32];
 
 				snprintf(lv, sizeof(lv), "%d", level);
+				snprintf(sq, sizeof(sq), "%llu", (unsigned long long)seen);
 				if (ctl->zapping) {
 					ctl->zapping = 0;
 					usleep(1000);
 				}
 				ctl->cmd_done = seen;
-				execl(self, self, "--exec-writer", lv, (char *)NULL);
+				execl(self, self, "--exec-writer", lv, sq, (char *)NULL);
 				cfail("exec %s: %s", self, strerror(errno));
 				_exit(1);
 			}
@@ -560,7 +595,7 @@ static void chain_member(int level, const char *self)
  * fresh region, writes there sequentially and checks contents and that cow-ahead
  * behaved as that policy says.
  */
-static int exec_writer(int level)
+static int exec_writer(int level, uint64_t seen)
 {
 	struct proc *me;
 	uint32_t flags = 0;
@@ -609,12 +644,8 @@ static int exec_writer(int level)
 		if (m[i * ST_PAGE] != ((int)(i & 0xff) | 1) || m[i * ST_PAGE + 17] == 0xee)
 			cfail("after exec: the child's writes reached the parent (page %zu)", i);
 	/* Wait for the end of the round like the others (P sends it nothing else). */
-	{
-		uint64_t seen = ctl->cmd_seq;
-
-		while (!(ctl->cmd.kind == OP_ROUND && ctl->cmd_seq != seen))
-			usleep(100);
-	}
+	while (!(ctl->cmd.kind == OP_ROUND && ctl->cmd_seq != seen))
+		usleep(100);
 	/* Its child in the chain (forked before the exec) checks too. */
 	if (level < ctl->depth && ctl->p[level + 1].pid > 0)
 		waitpid(ctl->p[level + 1].pid, &st, 0);
@@ -678,7 +709,7 @@ static void start_round(const struct st_op *o, const char *self)
 	/* P's own policy, inherited down the chain or not */
 	random_policy(p0, 0, o);
 	for (level = 1; level <= ctl->depth; level++)
-		ctl->p[level].pid = 0;
+		ctl->p[level].pid = ctl->p[level].ready = 0;
 	if (fork_member(1, self) < 0) {
 		cfail("fork failed");
 		return;
@@ -687,8 +718,9 @@ static void start_round(const struct st_op *o, const char *self)
 	{
 		uint64_t t0 = st_now_ns();
 
-		while (!ctl->p[ctl->depth].pid && st_now_ns() - t0 < 30000000000ULL)
-			usleep(100);
+		for (level = 1; level <= ctl->depth; level++)
+			while (!ctl->p[level].ready && st_now_ns() - t0 < 30000000000ULL)
+				usleep(100);
 	}
 	/* Sometimes a policy on the writer itself, set from P by pid. */
 	if (o->a[3] & 1) {
@@ -852,8 +884,8 @@ int main(int argc, char **argv)
 		.setup = setup,
 	};
 
-	if (argc == 3 && !strcmp(argv[1], "--exec-writer")) {
-		int rc = exec_writer(atoi(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "--exec-writer")) {
+		int rc = exec_writer(atoi(argv[2]), strtoull(argv[3], NULL, 10));
 
 		return rc;
 	}
