@@ -603,10 +603,20 @@ static int shrink(const struct st_program *prog, uint64_t seed, struct st_op *op
 	return n;
 }
 
+static const char *bin(const struct st_program *prog)
+{
+	static char b[64];
+
+	if (prog->binary)
+		return prog->binary;
+	snprintf(b, sizeof(b), "stress_%s", prog->name);
+	return b;
+}
+
 static void usage(const struct st_program *prog, FILE *f)
 {
 	fprintf(f,
-		"usage: stress_%s [options]\n"
+		"usage: %s [options]\n"
 		"Seeded, randomized stress of the module's %s with an oracle that does not trust it.\n\n"
 		"  -s, --seed S          run seed S (hex or decimal; repeatable)\n"
 		"  -f, --fresh N         also run N fresh random seeds (printed, so they can be re-run)\n"
@@ -618,7 +628,7 @@ static void usage(const struct st_program *prog, FILE *f)
 		"  -v, --verbose         print every operation as it runs\n"
 		"  -h, --help            this text\n\n"
 		"Output is TAP: one test per seed. Exit status 0 when every seed passed.\n",
-		prog->name, prog->name);
+		bin(prog), prog->name);
 }
 
 int st_main(const struct st_program *prog, int argc, char **argv)
@@ -655,7 +665,7 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 		}
 	}
 	if (nops < 1 || nops > ST_MAX_OPS || fresh < 0 || fresh > 256 - nseeds) {
-		fprintf(stderr, "stress_%s: --ops takes 1..%d, --fresh 0..%d\n", prog->name, ST_MAX_OPS,
+		fprintf(stderr, "%s: --ops takes 1..%d, --fresh 0..%d\n", bin(prog), ST_MAX_OPS,
 			256 - nseeds);
 		return 2;
 	}
@@ -691,7 +701,7 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 	st_quiesce(200);
 	baseline = mem_now();
 	printf("TAP version 13\n");
-	printf("# stress_%s: PageTables %lld kB, AnonPages %lld kB at the start\n", prog->name,
+	printf("# %s: PageTables %lld kB, AnonPages %lld kB at the start\n", bin(prog),
 	       baseline.pagetables, baseline.anon);
 
 	if (replay) {
@@ -699,7 +709,7 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 		int n = parse_ops(prog, replay, ops);
 
 		if (n <= 0) {
-			fprintf(stderr, "stress_%s: cannot parse --replay\n", prog->name);
+			fprintf(stderr, "%s: cannot parse --replay\n", bin(prog));
 			return 2;
 		}
 		printf("1..1\n");
@@ -725,6 +735,8 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 		else
 			break;
 		prog->generate(seed, ops, nops);
+		if (opt_verbose)
+			printf("# [%.0f s] seed 0x%llx\n", el, (unsigned long long)seed);
 		run_once(prog, seed, ops, nops, &r);
 		for (k = 0; k < 64; k++)
 			total[k] += r.stats[k];
@@ -745,7 +757,7 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 		failed++;
 		printf("not ok %d %s seed 0x%llx: %s\n", i + 1, prog->name, (unsigned long long)seed,
 		       r.why);
-		printf("# reproduce: stress_%s --seed 0x%llx --ops %d\n", prog->name,
+		printf("# reproduce: %s --seed 0x%llx --ops %d\n", bin(prog),
 		       (unsigned long long)seed, nops);
 		print_ops(prog, "operations run until the failure", ops,
 			  r.executed > 0 && r.executed < nops ? r.executed : nops);
@@ -754,7 +766,7 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 				       nops, shrink_s, r.why);
 
 			print_ops(prog, "a shortened sequence that still fails", ops, m);
-			printf("# replay it: stress_%s --seed 0x%llx --replay '", prog->name,
+			printf("# replay it: %s --seed 0x%llx --replay '", bin(prog),
 			       (unsigned long long)seed);
 			for (k = 0; k < m; k++) {
 				char b[96];
@@ -767,7 +779,7 @@ int st_main(const struct st_program *prog, int argc, char **argv)
 	}
 	if (planned < 0)
 		printf("1..%d\n", i);
-	printf("# stress_%s: %d seeds in %.0f s, %d passed, %d failed; totals:", prog->name, i,
+	printf("# %s: %d seeds in %.0f s, %d passed, %d failed; totals:", bin(prog), i,
 	       (st_now_ns() - t0) / 1e9, passed, failed);
 	for (c = 0; prog->stat_names[c]; c++)
 		printf(" %s %llu%s", prog->stat_names[c], (unsigned long long)total[c],

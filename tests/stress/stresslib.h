@@ -42,6 +42,7 @@ struct st_shared {
 
 struct st_program {
 	const char *name;			/* "refork", "cowahead" */
+	const char *binary;			/* the program's name, "stress_<name>" if NULL */
 	const char *const *kind_names;		/* for the operation log and --replay */
 	unsigned int nr_kinds;
 	const char *const *stat_names;		/* st_shared.stats[i], NULL-terminated */
