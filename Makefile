@@ -114,7 +114,7 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 bpf: $(BPF_SKEL)
 
 # ---- user space ------------------------------------------------------------
-$(B)/%.o: %.c $(wildcard tools/lib/*.h bpf/*.h) include/uapi/cowlab.h | $(BPF_SKEL) $(CACHE)/deps.stamp
+$(B)/%.o: %.c $(wildcard tools/lib/*.h bpf/*.h tests/stress/*.h tests/guest/*.h) include/uapi/cowlab.h | $(BPF_SKEL) $(CACHE)/deps.stamp
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

@@ -216,7 +216,8 @@ struct ctl {
 	volatile uint32_t ncops;
 	struct cop cops[512];
 	/* C -> P */
-	volatile uint64_t ack1, ack2;
+	volatile uint64_t ack_pm, ack1, ack2;
+	volatile uint64_t go_hash;	/* C: P has read its pagemap again, read your memory now */
 	volatile int32_t c_err;		/* C could not do something: errno or a code */
 	volatile uint32_t c_post_bad;	/* pages P wrote after the verify that changed in C */
 	uint64_t chash[MAXPG];
@@ -488,7 +489,7 @@ static void __attribute__((noreturn)) c_main(void)
 		if (!c_wait(&ctl->verify_gen, gen))
 			_exit(122);
 		mask = ctl->verify_mask;
-		hash_regions(rg, mask, ctl->chash);
+		/* pagemap first: reading memory would swap pages in */
 		for (i = 0; i < NR_REG; i++) {
 			int e;
 
@@ -502,6 +503,10 @@ static void __attribute__((noreturn)) c_main(void)
 			ctl->c_err = 1001;
 		if (st_read_file("/proc/self/status", ctl->scratch, sizeof(ctl->scratch)) > 0)
 			ctl->c_vmpte = st_kv(ctl->scratch, "VmPTE");
+		__atomic_store_n(&ctl->ack_pm, gen, __ATOMIC_RELEASE);
+		if (!c_wait(&ctl->go_hash, gen))
+			_exit(124);
+		hash_regions(rg, mask, ctl->chash);
 		__atomic_store_n(&ctl->ack1, gen, __ATOMIC_RELEASE);
 		/* P writes some pages now: they must not show here. */
 		if (!c_wait(&ctl->go2, gen))
@@ -594,6 +599,7 @@ struct pstate {
 	uint8_t *mut_home, *mut_alt_addr;
 	long long d0;			/* VmPTE(C) - VmPTE(P) after C's first complete sync */
 	bool have_d0;
+	bool have_pre;			/* pre[] was taken before this sync */
 	uint64_t gen;			/* C's generation */
 	struct st_rng rng;
 	char buf[262144];
@@ -725,7 +731,7 @@ static int spawn_c(void)
 	reap_c();
 	if (covered_maps(0, ps->maps_at_fork, sizeof(ps->maps_at_fork)))
 		return -1;
-	ctl->verify_gen = ctl->go2 = ctl->ack1 = ctl->ack2 = 0;
+	ctl->verify_gen = ctl->go2 = ctl->ack1 = ctl->ack2 = ctl->ack_pm = ctl->go_hash = 0;
 	ctl->c_err = 0;
 	memcpy(ctl->cro, ctl->ro, sizeof(ctl->cro));
 	pid = fork();
@@ -784,6 +790,34 @@ static bool pm_same(uint64_t a, uint64_t b)
 	return (a & m) == (b & m);
 }
 
+static bool p_wait(volatile uint64_t *word, int opi, const char *what)
+{
+	uint64_t t0 = st_now_ns();
+
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != ps->gen) {
+		if (st_now_ns() - t0 > 60000000000ULL || waitpid(ps->c, NULL, WNOHANG) == ps->c) {
+			st_fail(SH, "op %d: C did not %s for generation %llu", opi, what,
+				(unsigned long long)ps->gen);
+			return false;
+		}
+		usleep(20);
+	}
+	return true;
+}
+
+/* P is never changed by a sync, complete or not: pre (before the call) against post. */
+static void p_unchanged(int opi)
+{
+	unsigned int i, bad = 0, n = total_pages();
+
+	if (!ps->have_pre)
+		return;
+	for (i = 0; i < n; i++)
+		bad += !ps->vol[i] && ps->pre[i] != ps->post[i];
+	if (bad)
+		st_fail(SH, "op %d: the sync changed %u of P's pages", opi, bad);
+}
+
 /* After a complete sync of the pages in mask: the whole oracle. */
 static void verify(uint32_t mask, int opi)
 {
@@ -802,22 +836,18 @@ static void verify(uint32_t mask, int opi)
 	ctl->nposted = 0;
 	ctl->verify_mask = mask;
 	__atomic_store_n(&ctl->verify_gen, ps->gen, __ATOMIC_RELEASE);
-	{
-		uint64_t t0 = st_now_ns();
-
-		while (__atomic_load_n(&ctl->ack1, __ATOMIC_ACQUIRE) != ps->gen) {
-			if (st_now_ns() - t0 > 60000000000ULL || waitpid(ps->c, NULL, WNOHANG) == ps->c) {
-				st_fail(SH, "op %d: C did not verify generation %llu", opi,
-					(unsigned long long)ps->gen);
-				return;
-			}
-			usleep(20);
-		}
-	}
+	if (!p_wait(&ctl->ack_pm, opi, "read its pagemap"))
+		return;
 	ev1 = st_vm_events();
 	for (k = 0; k < NR_REG; k++)
 		st_pagemap(0, (uintptr_t)R[k].addr, R[k].pages, ps->pm2 + R[k].first);
 	read_smaps(0, R, ps->buf, sizeof(ps->buf), psm2);
+	/* Now the memory of both: P's (the sync did not change it), then C's. */
+	hash_all(ps->post);
+	p_unchanged(opi);
+	__atomic_store_n(&ctl->go_hash, ps->gen, __ATOMIC_RELEASE);
+	if (!p_wait(&ctl->ack1, opi, "read its memory"))
+		return;
 	if (ctl->c_err)
 		st_fail(SH, "op %d: C reported error %d", opi, ctl->c_err);
 
@@ -1070,7 +1100,13 @@ static int do_sync(const struct st_op *o, int opi, bool unbounded)
 		what |= F_KILLP;
 		SH->planned_kill = 1;
 	}
-	hash_all(ps->pre);
+	/*
+	 * Reading all of P before the call swaps in what reclaim swapped out: do it for every
+	 * other sync only, so that syncs also meet P's swap entries.
+	 */
+	ps->have_pre = (o->a[3] >> 9) & 1 || unbounded;
+	if (ps->have_pre)
+		hash_all(ps->pre);
 	if (what)
 		f_command(what, o->a[2], 5);
 	ret = ioctl(dev, COWLAB_IOC_REFORK, &r);
@@ -1082,15 +1118,10 @@ static int do_sync(const struct st_op *o, int opi, bool unbounded)
 		SH->stats[ST_SIGNALS]++;
 	if (f & SY_KILLC)
 		SH->stats[ST_KILLS]++;
-	/* P is never changed by a sync, complete or not. */
-	hash_all(ps->post);
-	{
-		unsigned int i, bad = 0, n = total_pages();
-
-		for (i = 0; i < n; i++)
-			bad += !ps->vol[i] && ps->pre[i] != ps->post[i];
-		if (bad)
-			st_fail(SH, "op %d: the sync changed %u of P's pages", opi, bad);
+	/* P is never changed by a sync; a complete one is checked after the pagemap is read. */
+	if (ret || r.status != COWLAB_RF_COMPLETE || (f & SY_KILLC)) {
+		hash_all(ps->post);
+		p_unchanged(opi);
 	}
 	if (expect_einval) {
 		if (!ret || err != EINVAL)
@@ -1445,12 +1476,13 @@ static void setup(void)
 		if (swap) {
 			st_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 			mkdir("/sys/fs/cgroup/cowlab-stress", 0755);
-			st_write_file("/sys/fs/cgroup/cowlab-stress/memory.max", "40M");
+			/* under P's working set: reclaim to swap during the episode */
+			st_write_file("/sys/fs/cgroup/cowlab-stress/memory.max", "16M");
 		}
 		printf("# setup: %d NUMA node(s), swap %s, memory cgroup %s\n", nodes,
 		       swap ? "on" : "off (PAGEOUT keeps anon pages)",
 		       access("/sys/fs/cgroup/cowlab-stress/memory.max", F_OK) ? "none" :
-		       "40M for one episode in three");
+		       "16M for one episode in three");
 	}
 }
 

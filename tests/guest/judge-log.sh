@@ -1,0 +1,18 @@
+# Sourced by the guest runners: judge_log NAME quiesces the kernel and judges the kernel
+# messages since the last call (a pseudo-program "kernel-log/NAME" in the TAP stream that
+# names the program they followed).
+splat_re='(WARNING:|BUG:|Oops|Kernel panic|general protection fault|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|unreferenced object 0x|suspected memory leak|page_table_check|Call Trace|Bad rss-counter|Bad page|non-zero pgtables_bytes)'
+judge_log() {
+	cl_quiesce
+	log=$(dmesg -c 2>/dev/null)
+	echo "# PROGRAM kernel-log/$1"
+	echo "1..1"
+	bad=$(printf '%s\n' "$log" | grep -E "$splat_re" | head -1)
+	if [ -z "$bad" ]; then
+		echo "ok 1 kernel log clean after $1 (quiesced)"
+	else
+		echo "not ok 1 kernel log after $1: $bad"
+		printf '%s\n' "$log" | grep -E -A 30 "$splat_re" | head -80 | sed 's/^/# /'
+	fi
+	echo "# EXIT kernel-log/$1 0"
+}
