@@ -11,24 +11,32 @@
  *    a task_work: a random writer under an adaptive policy pays no more than a
  *    hash lookup per fault;
  *  - the task_work runs in process context when the faulting task returns to
- *    user space, i.e. after the kernel handled the fault. Under
- *    mmap_read_lock it looks at the next pages of the VMA and, for each one
- *    that is present, anonymous and write-protected (a lockless read used as a
- *    hint only), calls handle_mm_fault(FAULT_FLAG_WRITE) on it, as
- *    fixup_user_fault() would but without looking the VMA up again per page:
- *    the kernel's own write-fault path, with its own page-table locking, mmu
- *    notifiers, THP splitting, page reuse and accounting. No page is populated that was not
- *    present, nothing is written.
+ *    user space, i.e. after the kernel handled the fault. It takes mmap_lock
+ *    (for write, and the VMA's lock, when another task shares the mm, so that
+ *    no other thread's MADV_DONTNEED or MADV_FREE can zap a page between the
+ *    check and the fault) and looks at the next pages of the VMA. A page is a
+ *    candidate when it is present, PTE-mapped, anonymous, write-protected and
+ *    shared (not PageAnonExclusive, not lazily freed, mapped more than once);
+ *    the candidate's folio is locked (trylock) and the PTE checked again: with
+ *    the folio locked neither reclaim nor migration nor KSM can unmap it. Then
+ *    handle_mm_fault(FAULT_FLAG_WRITE), as fixup_user_fault() would but
+ *    without looking the VMA up again per page: the kernel's own write-fault
+ *    path, with its own page-table locking, mmu notifiers, page reuse and
+ *    accounting. No page is populated that was not present, nothing is
+ *    written, an exclusive page is not dirtied. A PMD-mapped THP is left to
+ *    the writer's own fault (which splits it): one more fault per 2 MiB.
  *  - sched_process_fork and sched_process_exec probes give children forked
  *    later the parent's policy and carry it across exec (COWLAB_CA_KEEP_EXEC).
  *
  * Policies are keyed by mm (mmgrab()ed so the key cannot be reused); a
  * policy whose mm has no users left is collected by a delayed work.
  * Each queued task_work holds a module reference, so the module cannot be
- * unloaded with work pending.
+ * unloaded with work pending; the exit path then waits (RCU Tasks) for the
+ * last worker to have left the module text after its module_put().
  */
 #define pr_fmt(fmt) "cowlab: " fmt
 
+#include <linux/binfmts.h>
 #include <linux/hashtable.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -43,6 +51,7 @@
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
 #include <linux/userfaultfd_k.h>
+#include <linux/version.h>
 #include <linux/workqueue.h>
 #include <asm/mmu_context.h>
 #include <asm/trap_pf.h>
@@ -58,7 +67,7 @@
 #define CA_PF_NOT		(X86_PF_RSVD | X86_PF_INSTR | X86_PF_PK | COWLAB_PF_SHSTK)
 #define CA_ADAPTIVE_START	2	/* first adaptive window, pages */
 #define CA_VMA_SKIP		(VM_SHARED | VM_MAYSHARE | VM_IO | VM_PFNMAP | \
-				 VM_MIXEDMAP | VM_HUGETLB | VM_LOCKED)
+				 VM_MIXEDMAP | VM_HUGETLB | VM_LOCKED | VM_MERGEABLE)
 
 struct ca_counters {
 	atomic64_t wp_faults;
@@ -80,6 +89,7 @@ struct ca_policy {
 	u32 window;
 	unsigned long start, end;	/* COWLAB_CA_RANGE */
 	bool dead;
+	u8 orphan_scans;		/* GC scans that found its mm without users */
 
 	spinlock_t lock;		/* adaptive state */
 	u32 cur_window;
@@ -175,7 +185,9 @@ static struct ca_policy *ca_alloc(struct mm_struct *mm, struct task_struct *task
 	mmgrab(mm);
 	p->mm = mm;
 	p->owner = task->tgid;
-	p->owner_start = task->group_leader->start_time;
+	rcu_read_lock();	/* group_leader changes under de_thread() */
+	p->owner_start = READ_ONCE(task->group_leader)->start_time;
+	rcu_read_unlock();
 	p->flags = tmpl->flags;
 	p->window = tmpl->window;
 	p->start = tmpl->start;
@@ -192,10 +204,20 @@ static void ca_gc(struct work_struct *work)
 	bool more;
 	int bkt;
 
+	/*
+	 * An mm without users is dead, except for a moment during exec: the old
+	 * mm loses its last user in exec_mmap(), and sched_process_exec, which
+	 * carries a KEEP_EXEC policy to the new mm, fires later. So a policy is
+	 * buried at the second scan (a second or more later) that finds its mm
+	 * without users.
+	 */
 	spin_lock(&ca_table_lock);
-	hash_for_each_safe(ca_table, bkt, n, p, node)
-		if (!atomic_read(&p->mm->mm_users))
+	hash_for_each_safe(ca_table, bkt, n, p, node) {
+		if (atomic_read(&p->mm->mm_users))
+			p->orphan_scans = 0;
+		else if (++p->orphan_scans >= 2)
 			ca_bury_locked(p);
+	}
 	list_splice_init(&ca_graveyard, &dead);
 	more = atomic_read(&ca_nr) > 0;
 	spin_unlock(&ca_table_lock);
@@ -229,51 +251,90 @@ static bool ca_soft_dirty_tracked(struct vm_area_struct *vma, bool soft_dirty)
 }
 
 /*
- * Is @addr a present, anonymous, write-protected page: a COW candidate?
- * A lockless read under mmap_read_lock (page tables of a VMA with an
- * anon_vma are not freed under it) and RCU (6.5+ frees some PTE tables by
- * RCU). Only a hint: handle_mm_fault() does the real work under the PTL.
+ * The PTE that maps @addr, read locklessly under mmap_lock (page tables of a
+ * VMA with an anon_vma are not freed under it) and RCU (6.5+ frees some PTE
+ * tables by RCU). Not present, and a PMD-mapped THP, read as pte 0.
  */
-static bool ca_cow_candidate(struct vm_area_struct *vma, unsigned long addr)
+static pte_t ca_read_pte(struct mm_struct *mm, unsigned long addr)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	bool ret = false;
+	pte_t pte = __pte(0);
 	pgd_t *pgd;
 	p4d_t *p4d;
 	pud_t *pudp, pud;
 	pmd_t pmd;
-	pte_t pte;
 
 	pgd = pgd_offset(mm, addr);
 	if (pgd_none(READ_ONCE(*pgd)) || pgd_bad(READ_ONCE(*pgd)))
-		return false;
+		return pte;
 	p4d = p4d_offset(pgd, addr);
 	if (p4d_none(READ_ONCE(*p4d)) || p4d_bad(READ_ONCE(*p4d)))
-		return false;
+		return pte;
 	pudp = pud_offset(p4d, addr);
 	pud = READ_ONCE(*pudp);
 	if (pud_none(pud) || !pud_present(pud) || pud_trans_huge(pud) || pud_bad(pud))
-		return false;
+		return pte;
 
 	rcu_read_lock();
 	/* x86-64: a PMD is one word; pmdp_get_lockless() does not exist on 6.1. */
 	pmd = READ_ONCE(*pmd_offset(pudp, addr));
-	if (!pmd_present(pmd)) {
-		goto out;
-	} else if (pmd_trans_huge(pmd)) {
-		/* A PMD-mapped THP: the fault path splits or reuses it as a real fault would. */
-		ret = !pmd_write(pmd) && PageAnon(pmd_page(pmd)) &&
-		      !ca_soft_dirty_tracked(vma, pmd_soft_dirty(pmd));
-	} else if (!pmd_bad(pmd)) {
+	if (pmd_present(pmd) && !pmd_trans_huge(pmd) && !pmd_bad(pmd))
 		pte = ptep_get(pte_offset_kernel(&pmd, addr));
-		ret = pte_present(pte) && !pte_write(pte) && !pte_special(pte) &&
-		      !pte_uffd_wp(pte) && pfn_valid(pte_pfn(pte)) &&
-		      !ca_soft_dirty_tracked(vma, pte_soft_dirty(pte)) &&
-		      PageAnon(pte_page(pte));
-	}
-out:
 	rcu_read_unlock();
-	return ret;
+	return pte;
+}
+
+/* A write-protected, present, normal PTE whose write fault would be a COW? */
+static bool ca_pte_ok(struct vm_area_struct *vma, pte_t pte)
+{
+	return pte_present(pte) && !pte_write(pte) && !pte_special(pte) &&
+	       !pte_protnone(pte) && !pte_uffd_wp(pte) && pfn_valid(pte_pfn(pte)) &&
+	       !ca_soft_dirty_tracked(vma, pte_soft_dirty(pte));
+}
+
+/* Anonymous, shared with another mm, not lazily freed: a write would copy it. */
+static bool ca_page_shared_anon(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	if (!folio_test_anon(folio) || folio_test_ksm(folio) || PageAnonExclusive(page) ||
+	    !folio_test_swapbacked(folio))
+		return false;
+	/* A small folio mapped once would be reused, not copied: nothing to break. */
+	return folio_test_large(folio) || atomic_read(&folio->_mapcount) > 0;
+}
+
+/*
+ * If @addr is a COW candidate, its folio, referenced and locked: with the
+ * folio locked, reclaim, migration and KSM cannot unmap it, and our mmap_lock
+ * excludes zapping, so the fault that follows meets the page we checked.
+ */
+static struct folio *ca_cow_candidate(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct page *page;
+	struct folio *folio;
+	pte_t pte;
+
+	pte = ca_read_pte(vma->vm_mm, addr);
+	if (!ca_pte_ok(vma, pte))
+		return NULL;
+	page = pte_page(pte);
+	rcu_read_lock();
+	folio = page_folio(page);
+	if (!folio_try_get(folio))
+		folio = NULL;
+	rcu_read_unlock();
+	if (!folio)
+		return NULL;
+	if (!folio_trylock(folio))
+		goto put;
+	pte = ca_read_pte(vma->vm_mm, addr);
+	if (ca_pte_ok(vma, pte) && pte_page(pte) == page && page_folio(page) == folio &&
+	    ca_page_shared_anon(page))
+		return folio;
+	folio_unlock(folio);
+put:
+	folio_put(folio);
+	return NULL;
 }
 
 /* The window for a COW fault on page @fpage, updating the adaptive state. */
@@ -300,6 +361,18 @@ static u32 ca_window(struct ca_policy *p, unsigned long fpage)
 	return win;
 }
 
+/*
+ * Another task may use @mm (a thread, or a CLONE_VM process): then take
+ * mmap_lock for write, and the VMA's own lock where per-VMA locks exist (7.x
+ * zaps MADV_DONTNEED ranges under the VMA lock alone).
+ */
+static void ca_vma_lock(struct vm_area_struct *vma)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	vma_start_write(vma);
+#endif
+}
+
 /* Returns the pages made writable. */
 static u64 ca_batch(const struct ca_work *w)
 {
@@ -308,24 +381,38 @@ static u64 ca_batch(const struct ca_work *w)
 	struct vm_area_struct *vma;
 	unsigned long addr, end;
 	struct ca_policy *p;
+	struct folio *folio;
+	vm_fault_t ret;
+	bool excl;
 
 	if (!mm || (current->flags & PF_EXITING))
 		return 0;
-	if (mmap_read_lock_killable(mm))
+	excl = atomic_read(&mm->mm_users) > 1;
+	if (excl ? mmap_write_lock_killable(mm) : mmap_read_lock_killable(mm))
 		return 0;
 	vma = find_vma(mm, w->addr);
 	if (!vma || vma->vm_start > w->addr || !ca_vma_ok(vma))
 		goto unlock;
+	if (excl)
+		ca_vma_lock(vma);
 
 	addr = (w->addr & PAGE_MASK) + PAGE_SIZE;
 	end = min3(vma->vm_end, w->limit, addr + ((unsigned long)w->window << PAGE_SHIFT));
 	for (; addr < end; addr += PAGE_SIZE) {
-		if (!ca_cow_candidate(vma, addr)) {
+		folio = ca_cow_candidate(vma, addr);
+		if (!folio) {
 			skipped++;
 			continue;
 		}
-		/* Without FAULT_FLAG_ALLOW_RETRY it never drops mmap_lock: @vma stays valid. */
-		if (handle_mm_fault(vma, addr, FAULT_FLAG_WRITE, NULL) & VM_FAULT_ERROR) {
+		/*
+		 * Without FAULT_FLAG_ALLOW_RETRY it never drops mmap_lock: @vma
+		 * stays valid. The anonymous write-fault path only trylocks the
+		 * folio (it then copies), so holding its lock here is safe.
+		 */
+		ret = handle_mm_fault(vma, addr, FAULT_FLAG_WRITE, NULL);
+		folio_unlock(folio);
+		folio_put(folio);
+		if (ret & VM_FAULT_ERROR) {
 			errors++;
 			break;
 		}
@@ -342,7 +429,10 @@ static u64 ca_batch(const struct ca_work *w)
 	CA_COUNT(p, errors, errors);
 	rcu_read_unlock();
 unlock:
-	mmap_read_unlock(mm);
+	if (excl)
+		mmap_write_unlock(mm);
+	else
+		mmap_read_unlock(mm);
 	return broken;
 }
 
@@ -357,6 +447,10 @@ static void ca_work_fn(struct callback_head *cb)
 	if (t0)
 		trace_cowlab_ca_batch(w->addr, w->window, broken, ktime_get_ns() - t0);
 	kmem_cache_free(ca_work_cache, w);
+	/*
+	 * The last reference may go here, and this function still has to
+	 * return through module text: cowlab_cowahead_exit() waits for that.
+	 */
 	module_put(THIS_MODULE);
 }
 
@@ -430,6 +524,8 @@ static void ca_fork_probe(void *data, struct task_struct *parent, struct task_st
 	spin_lock(&ca_table_lock);
 	ca_insert_locked(n);
 	spin_unlock(&ca_table_lock);
+	/* The GC may have stopped when it last saw no policy: this one needs collecting too. */
+	queue_delayed_work(system_wq, &ca_gc_work, HZ);
 }
 
 static void ca_exec_probe(void *data, struct task_struct *task, pid_t old_pid,
@@ -451,7 +547,8 @@ static void ca_exec_probe(void *data, struct task_struct *task, pid_t old_pid,
 		}
 	}
 	if (old) {
-		if (old->flags & COWLAB_CA_KEEP_EXEC) {
+		/* A policy is not carried into a program that gains privileges (setuid, caps). */
+		if ((old->flags & COWLAB_CA_KEEP_EXEC) && !bprm->secureexec) {
 			n = ca_alloc(mm, task, old, GFP_NOWAIT | __GFP_NOWARN);
 			if (n) {
 				ca_copy_counters(n, old);
@@ -493,10 +590,9 @@ static struct mm_struct *ca_target_mm(pid_t pid, struct task_struct **taskp, int
 
 	if (!task)
 		return NULL;
-	mm = get_task_mm(task);
+	mm = cowlab_task_mm(task, err);
 	if (!mm) {
 		put_task_struct(task);
-		*err = -ESRCH;
 		return NULL;
 	}
 	if (taskp)
@@ -698,6 +794,17 @@ void cowlab_cowahead_exit(void)
 	ca_ready = false;
 	ca_unregister();
 	cancel_delayed_work_sync(&ca_gc_work);
+	/*
+	 * No work is pending (each holds a module reference), but the one that
+	 * dropped the last may still be returning through ca_work_fn(): wait
+	 * until every task has passed a voluntary context switch (preemptible
+	 * kernels) or every CPU a quiescent state (the others).
+	 */
+#ifdef CONFIG_TASKS_RCU
+	synchronize_rcu_tasks();
+#else
+	synchronize_rcu();
+#endif
 
 	spin_lock(&ca_table_lock);
 	hash_for_each_safe(ca_table, bkt, n, p, node)

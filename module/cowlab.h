@@ -9,6 +9,7 @@
 #define COWLAB_MODULE_VERSION	"0.1.0"
 
 struct task_struct;
+struct mm_struct;
 struct tracepoint;
 
 /*
@@ -25,6 +26,7 @@ struct tracepoint *cowlab_find_tracepoint(const char *name);
 
 /* The task behind pid (0 = current) with a reference, after the ptrace check. */
 struct task_struct *cowlab_get_target(pid_t pid, int *err);
+struct mm_struct *cowlab_task_mm(struct task_struct *task, int *err);
 
 /* cowahead.c */
 int cowlab_cowahead_init(void);

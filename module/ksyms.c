@@ -29,6 +29,8 @@
 #include <linux/pid.h>
 #include <linux/static_call.h>
 #include <linux/ptrace.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
@@ -170,4 +172,31 @@ struct task_struct *cowlab_get_target(pid_t pid, int *err)
 		return NULL;
 	}
 	return task;
+}
+
+/*
+ * @task's mm, referenced, if the caller may ptrace @task (or it is the
+ * caller's own mm). The check and get_task_mm() are made under @task's
+ * exec_update_lock, as mm_access() does: an exec cannot slip between them and
+ * hand over the mm of a program the caller may not touch (setuid).
+ */
+struct mm_struct *cowlab_task_mm(struct task_struct *task, int *err)
+{
+	struct mm_struct *mm;
+
+	if (down_read_killable(&task->signal->exec_update_lock)) {
+		*err = -EINTR;
+		return NULL;
+	}
+	mm = get_task_mm(task);
+	if (!mm) {
+		*err = -ESRCH;
+	} else if (mm != current->mm &&
+		   !static_call(cowlab_ptrace_may_access)(task, PTRACE_MODE_ATTACH_REALCREDS)) {
+		mmput(mm);
+		mm = NULL;
+		*err = -EPERM;
+	}
+	up_read(&task->signal->exec_update_lock);
+	return mm;
 }

@@ -86,9 +86,22 @@ DEFINE_STATIC_CALL_NULL(cowlab_tlb_gather_mmu, tlb_gather_mmu);
 DEFINE_STATIC_CALL_NULL(cowlab_tlb_finish_mmu, tlb_finish_mmu);
 DEFINE_STATIC_CALL_NULL(cowlab_free_pgd_range, free_pgd_range);
 
+/*
+ * Never covered. A user shadow stack (x86 CET, 6.6+) is a private anonymous
+ * writable VMA like any other, but it must stay C's own, like the stack: C's
+ * SSP points into it, and P's return addresses there would trap C's first ret.
+ */
 #define RF_VMA_SKIP	(VM_SHARED | VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB | \
 			 VM_DONTCOPY | VM_WIPEONFORK | VM_GROWSDOWN | VM_GROWSUP | \
-			 VM_UFFD_MISSING | VM_UFFD_WP | RF_VM_UFFD_MINOR)
+			 VM_UFFD_MISSING | VM_UFFD_WP | RF_VM_UFFD_MINOR | RF_VM_SHADOW_STACK)
+#ifdef VM_SHADOW_STACK
+#define RF_VM_SHADOW_STACK VM_SHADOW_STACK
+#else
+#define RF_VM_SHADOW_STACK 0
+#endif
+#if defined(CONFIG_X86_USER_SHADOW_STACK) && !defined(VM_SHADOW_STACK)
+#error "user shadow stacks without VM_SHADOW_STACK: refork would cover them"
+#endif
 #ifdef VM_UFFD_MINOR
 #define RF_VM_UFFD_MINOR VM_UFFD_MINOR
 #else
@@ -123,6 +136,9 @@ static LIST_HEAD(rf_children);
 static DEFINE_MUTEX(rf_children_lock);
 static bool rf_ready;
 
+static void rf_gc_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(rf_gc_work, rf_gc_fn);
+
 bool cowlab_refork_ready(void)
 {
 	return rf_ready;
@@ -154,6 +170,23 @@ static void rf_gc_locked(void)
 		list_del(&ch->node);
 		rf_child_put(ch);
 	}
+}
+
+/*
+ * Entries of children that exited are dropped by every lookup and, so that
+ * they do not hold a task_struct and an mm_struct until the next one, by
+ * this work, every second while the list is not empty.
+ */
+static void rf_gc_fn(struct work_struct *work)
+{
+	bool more;
+
+	mutex_lock(&rf_children_lock);
+	rf_gc_locked();
+	more = !list_empty(&rf_children);
+	mutex_unlock(&rf_children_lock);
+	if (more && READ_ONCE(rf_ready))
+		queue_delayed_work(system_wq, &rf_gc_work, HZ);
 }
 
 /* The live entry for @task (its mm is @mm), with a reference, or NULL. */
@@ -280,6 +313,7 @@ static struct rf_child *rf_register(int *err)
 	list_add(&ch->node, &rf_children);
 	kref_get(&ch->ref);		/* the caller's */
 	mutex_unlock(&rf_children_lock);
+	queue_delayed_work(system_wq, &rf_gc_work, HZ);
 	return ch;
 }
 
@@ -305,12 +339,16 @@ static long rf_ioctl_wait(void __user *arg)
 
 	if (copy_from_user(&w, arg, sizeof(w)))
 		return -EFAULT;
-	if (w.flags || w.reserved)
+	if (w.flags || w.state)
 		return -EINVAL;
 	if (!current->mm)
 		return -EINVAL;
-	if (w.timeout_ns)
-		deadline = ktime_get_ns() + w.timeout_ns;
+	if (w.timeout_ns) {
+		u64 now = ktime_get_ns();
+
+		/* A timeout too large to add is no timeout. */
+		deadline = w.timeout_ns < U64_MAX - now ? now + w.timeout_ns : 0;
+	}
 
 	ch = rf_register(&err);
 	if (!ch)
@@ -344,7 +382,11 @@ static long rf_ioctl_wait(void __user *arg)
 		left = wait_event_interruptible_timeout(ch->wq, READ_ONCE(ch->gen) > w.generation,
 							slice);
 		if (left < 0) {
-			ret = -EINTR;
+			/*
+			 * Restartable without a timeout; with one, restarting would
+			 * start the relative timeout again: EINTR.
+			 */
+			ret = deadline ? -EINTR : -ERESTARTSYS;
 			break;
 		}
 	}
@@ -356,9 +398,14 @@ static long rf_ioctl_wait(void __user *arg)
 	}
 	WRITE_ONCE(ch->parked, false);
 	w.generation = ch->gen;
+	w.state = (ch->cursor ? COWLAB_RF_WAIT_MIXED : 0) |
+		  (ch->broken ? COWLAB_RF_WAIT_BROKEN | COWLAB_RF_WAIT_MIXED : 0);
 	mutex_unlock(&ch->lock);
 	rf_child_put(ch);
 
+	/* A restarted call must find its input as it was. */
+	if (ret == -ERESTARTSYS)
+		return ret;
 	if (copy_to_user(arg, &w, sizeof(w)))
 		return -EFAULT;
 	return ret;
@@ -507,8 +554,15 @@ static bool rf_pmd_table(pmd_t pmd)
 				 !pmd_bad(pmd));
 }
 
-static bool rf_pte_same(pte_t p, pte_t c)
+/*
+ * @p_copies: copy_page_range() copies P's entries of this VMA (it has an
+ * anon_vma: vma_needs_copy()). When it does not, a re-copy leaves C's entries
+ * empty, to be faulted in from the file or the zero page: C in sync has none.
+ */
+static bool rf_pte_same(pte_t p, pte_t c, bool p_copies)
 {
+	if (!p_copies && pte_none(c))
+		return true;
 	if (pte_none(p) || pte_none(c))
 		return pte_none(p) && pte_none(c);
 	if (pte_present(p) != pte_present(c))
@@ -640,10 +694,11 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 	/* huge, a PMD migration entry, devmap (or bad): compared and re-copied whole */
 	bool huge_p = !rf_pmd_table(pp);
 	bool huge_c = !rf_pmd_table(cp);
+	bool p_copies = pr->p->anon_vma;
 	int ret;
 
 	x->res->ranges_scanned++;
-	if (pmd_none(pp) && pmd_none(cp)) {
+	if (pmd_none(cp) && (pmd_none(pp) || !p_copies)) {
 		x->res->ptes_scanned++;
 		return 0;
 	}
@@ -668,7 +723,7 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 		unsigned long until;
 
 		x->res->ptes_scanned++;
-		if (!rf_pte_same(p, c)) {
+		if (!rf_pte_same(p, c, p_copies)) {
 			if (!run)
 				run = a;
 			if (((a + PAGE_SIZE - run) >> PAGE_SHIFT) < RF_RUN_MAX && a + PAGE_SIZE < end)
@@ -958,11 +1013,10 @@ static long rf_ioctl_refork(void __user *arg)
 		ret = -EBUSY;
 		goto out_unlock_child;
 	}
-	x->cmm = get_task_mm(child);
-	if (!x->cmm) {
-		ret = -ESRCH;
+	/* The ptrace check that every targeting command makes (a setuid C is refused). */
+	x->cmm = cowlab_task_mm(child, &ret);
+	if (!x->cmm)
 		goto out_unlock_child;
-	}
 	if (x->cmm == x->pmm) {
 		ret = -EINVAL;
 		goto out_mmput;
@@ -1080,6 +1134,8 @@ void cowlab_refork_exit(void)
 {
 	struct rf_child *ch, *tmp;
 
+	WRITE_ONCE(rf_ready, false);
+	cancel_delayed_work_sync(&rf_gc_work);
 	/* No file is open, so no sync or wait runs: only the list holds references. */
 	mutex_lock(&rf_children_lock);
 	list_for_each_entry_safe(ch, tmp, &rf_children, node) {

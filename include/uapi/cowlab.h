@@ -152,8 +152,18 @@ struct cowlab_rf_wait {
 	__u64 generation;	/* in: last generation seen (0 at first); out: the current one */
 	__u64 timeout_ns;	/* in: 0 = no timeout (ETIMEDOUT) */
 	__u32 flags;		/* in: must be 0 */
-	__u32 reserved;		/* in: must be 0 */
+	__u32 state;		/* in: must be 0; out: COWLAB_RF_WAIT_* */
 };
+
+/*
+ * RF_WAIT's state on return (also with ETIMEDOUT, EINTR or ESRCH): a sync
+ * stopped part-way (budget, stop word, signal) since the generation returned,
+ * so the caller's memory is part that generation, part the next: MIXED; a sync
+ * failed half-way and this child can never be synced again (REFORK says
+ * ESTALE): BROKEN. 0: the memory is exactly the generation returned.
+ */
+#define COWLAB_RF_WAIT_MIXED	(1U << 0)
+#define COWLAB_RF_WAIT_BROKEN	(1U << 1)
 
 #define COWLAB_IOC_REFORK	_IOWR(COWLAB_IOC_MAGIC, 0x20, struct cowlab_refork)
 #define COWLAB_IOC_RF_WAIT	_IOWR(COWLAB_IOC_MAGIC, 0x21, struct cowlab_rf_wait)

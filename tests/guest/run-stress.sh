@@ -49,6 +49,12 @@ for p in stress_refork stress_cowahead fuzz_ioctl; do
 	judge_log "$p"
 done
 
+# Review finding 4: unload while cow-ahead batches are in flight, round after round.
+echo "# PROGRAM unload_race"
+unload_race --rounds "${unload_rounds:-8}"
+echo "# EXIT unload_race $?"
+judge_log unload_race
+
 echo "# PROGRAM unload"
 echo "1..2"
 if rmmod cowlab 2>/tmp/rmmod.err; then

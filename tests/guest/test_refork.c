@@ -19,6 +19,7 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -908,18 +909,248 @@ static void test_bad_input(void)
 	munmap(R, NP * PAGE);
 }
 
+/* ---- RF_WAIT's state, and who may sync whom (review findings 8 and 5) -------------------- */
+
+struct wait_log {
+	volatile int n;
+	struct { int err; uint32_t state; uint64_t gen; } e[4096];
+	volatile int quit;
+};
+
+/* A raw C: timed waits, each result logged. */
+static void waiter(struct wait_log *lg)
+{
+	struct cowlab_rf_wait w;
+	uint64_t gen = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while (!lg->quit && lg->n < 4096) {
+		int k;
+
+		memset(&w, 0, sizeof(w));
+		w.generation = gen;
+		w.timeout_ns = lg->n ? 100000000 : 1;
+		k = ioctl(dev, COWLAB_IOC_RF_WAIT, &w) ? errno : 0;
+		if (k == ESRCH)
+			break;
+		lg->e[lg->n].err = k;
+		lg->e[lg->n].state = w.state;
+		lg->e[lg->n].gen = w.generation;
+		__atomic_store_n(&lg->n, lg->n + 1, __ATOMIC_RELEASE);
+		if (!k)
+			gen = w.generation;
+	}
+	_exit(0);
+}
+
+/* The first log entry from @from on that satisfies the wanted result, or -1 after 10 s. */
+static int wait_log_for(struct wait_log *lg, int from, int err, uint32_t state)
+{
+	uint64_t t0 = now_ns();
+
+	for (;;) {
+		int n = __atomic_load_n(&lg->n, __ATOMIC_ACQUIRE), i;
+
+		for (i = from; i < n; i++)
+			if (lg->e[i].err == err && lg->e[i].state == state)
+				return i;
+		if (now_ns() - t0 > 10000000000ULL)
+			return -1;
+		usleep(1000);
+	}
+}
+
+static int refork_retry(pid_t pid, struct cowlab_refork *r, uint64_t budget)
+{
+	uint64_t t0 = now_ns();
+
+	for (;;) {
+		memset(r, 0, sizeof(*r));
+		r->pid = pid;
+		r->budget_ns = budget;
+		if (!ioctl(dev, COWLAB_IOC_REFORK, r))
+			return 0;
+		if (errno != EBUSY || now_ns() - t0 > 10000000000ULL)
+			return errno;
+		usleep(1000);
+	}
+}
+
+static void test_wait_state(void)
+{
+	struct wait_log *lg = mmap(NULL, sizeof(*lg), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct cowlab_refork r;
+	int i, e, a, b, partial = 0;
+	pid_t c;
+
+	NP = 2048;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	c = fork();
+	if (c == 0)
+		waiter(lg);
+	e = refork_retry(c, &r, 0);		/* generation 1: in sync */
+	a = e ? -1 : wait_log_for(lg, 0, 0, 0);
+	tap_ok(a >= 0 && lg->e[a].gen == 1,
+	       "RF_WAIT after a complete sync: 0, state 0, generation 1 (refork %s)", strerror(e));
+	for (i = 0; i < (int)NP; i++)
+		scribble(i);
+	/* Partial syncs with a 1 ns budget until one stops part-way. */
+	for (i = 0; i < 100 && !partial; i++) {
+		e = refork_retry(c, &r, 1);
+		partial = !e && r.status == COWLAB_RF_PARTIAL;
+	}
+	b = partial ? wait_log_for(lg, a + 1, ETIMEDOUT, COWLAB_RF_WAIT_MIXED) : -1;
+	tap_ok(b >= 0 && lg->e[b].gen == 1,
+	       "RF_WAIT that times out after a partial sync says MIXED, generation still 1 "
+	       "(partial %d)", partial);
+	e = refork_retry(c, &r, 0);
+	a = e || b < 0 ? -1 : wait_log_for(lg, b + 1, 0, 0);
+	tap_ok(a >= 0 && lg->e[a].gen == 2,
+	       "... and after the sync that completes it: 0, state 0, generation 2");
+	lg->quit = 1;
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	munmap(R, NP * PAGE);
+	munmap(lg, sizeof(*lg));
+}
+
+/*
+ * The helper of test_privilege, exec'd (setuid root, or not) by an unprivileged C: reports
+ * CA_GET on itself through fd 3 (KEEP_EXEC must not carry a policy into a setuid program),
+ * then registers and waits, with the device on fd 4.
+ */
+static int helper_main(void)
+{
+	struct cowlab_cowahead_policy pol = { .pid = 0 };
+	struct cowlab_rf_wait w = { .timeout_ns = 1 };
+	int v = ioctl(4, COWLAB_IOC_CA_GET, &pol) ? -errno : (int)pol.window;
+
+	if (write(3, &v, sizeof(v)) != sizeof(v))
+		return 1;
+	close(3);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	ioctl(4, COWLAB_IOC_RF_WAIT, &w);
+	memset(&w, 0, sizeof(w));
+	w.timeout_ns = 30000000000ULL;
+	ioctl(4, COWLAB_IOC_RF_WAIT, &w);
+	return 0;
+}
+
+/* P (uid 65534) with C exec'ing @helper: what REFORK on C says, and C's cow-ahead window. */
+static void privilege_case(const char *helper, int *rf_err, int *window)
+{
+	int res[2] = { -1, -1 }, *out, pfd[2];
+	pid_t p;
+
+	out = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	out[0] = out[1] = -1000;
+	p = fork();
+	if (p == 0) {
+		struct cowlab_cowahead_policy pol = { .pid = 0, .window = 8,
+						       .flags = COWLAB_CA_KEEP_EXEC };
+		struct cowlab_refork r;
+		pid_t c;
+
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534) || pipe(pfd))
+			_exit(1);
+		c = fork();
+		if (c == 0) {
+			char *argv[] = { "test_refork", "--privilege-helper", NULL };
+
+			int d = fcntl(dev, F_DUPFD, 10), pw = fcntl(pfd[1], F_DUPFD, 10);
+
+			/* dev may itself be fd 3 or 4: move both out of the way first */
+			if (d < 0 || pw < 0 || dup2(pw, 3) != 3 || dup2(d, 4) != 4)
+				_exit(4);
+			if (ioctl(4, COWLAB_IOC_CA_SET, &pol))
+				_exit(2);
+			execv(helper, argv);
+			_exit(3);
+		}
+		close(pfd[1]);
+		if (read(pfd[0], &out[1], sizeof(int)) != sizeof(int)) {
+			int st = 0;
+
+			out[1] = -2000;
+			if (waitpid(c, &st, 0) == c)
+				out[2] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		out[0] = refork_retry(c, &r, 0);
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		_exit(0);
+	}
+	waitpid(p, NULL, 0);
+	if (out[1] == -2000)
+		tap_diag("the helper's C did not report: exit status %d", out[2]);
+	res[0] = out[0];
+	res[1] = out[1];
+	*rf_err = res[0];
+	*window = res[1];
+	munmap(out, 4096);
+}
+
+static int copy_self(const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open("/proc/self/exe", O_RDONLY), o = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	ssize_t n;
+
+	while (in >= 0 && o >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(o, buf, n) != n)
+			break;
+	if (in >= 0)
+		close(in);
+	if (o < 0 || close(o) || chmod(to, mode))
+		return -1;
+	return 0;
+}
+
+#define HELPER_DIR "/cowlab-test-privilege"
+
+static void test_privilege(void)
+{
+	int e, win;
+
+	mkdir(HELPER_DIR, 0755);
+	if (geteuid() != 0 || chmod(HELPER_DIR, 0755) || copy_self(HELPER_DIR "/suid", 04755) ||
+	    copy_self(HELPER_DIR "/plain", 0755)) {
+		tap_skip("setuid helper: needs root and a writable /");
+		tap_skip("setuid helper: needs root and a writable /");
+		tap_skip("setuid helper: needs root and a writable /");
+		tap_skip("setuid helper: needs root and a writable /");
+		return;
+	}
+	privilege_case(HELPER_DIR "/plain", &e, &win);
+	/* The layout of an exec'd C is not P's: anything but EPERM (the control) */
+	tap_ok(e != EPERM && e >= 0, "unprivileged P may target its unprivileged exec'd C (got %s)",
+	       e ? strerror(e) : "success");
+	tap_ok(win == 8, "KEEP_EXEC carries the window into a plain exec (window %d, want 8)", win);
+	privilege_case(HELPER_DIR "/suid", &e, &win);
+	tap_ok(e == EPERM, "unprivileged P may not sync a C that exec'd a setuid program: %s "
+	       "(got %s)", strerror(EPERM), e ? strerror(e) : "success");
+	tap_ok(win == -ENOENT, "KEEP_EXEC does not carry a policy into a setuid exec (CA_GET %d, "
+	       "want -ENOENT)", win);
+	unlink(HELPER_DIR "/suid");
+	unlink(HELPER_DIR "/plain");
+	rmdir(HELPER_DIR);
+}
+
 int main(int argc, char **argv)
 {
 	struct cowlab_version v;
 
+	if (argc > 1 && !strcmp(argv[1], "--privilege-helper"))
+		return helper_main();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(59);
+	tap_plan(66);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
 
 		tap_diag("/dev/cowlab without refork: %s", dev < 0 ? strerror(errno) : "feature off");
-		for (i = 0; i < 59; i++)
+		for (i = 0; i < 66; i++)
 			tap_ok(false, "refork available");
 		return tap_finish();
 	}
@@ -939,5 +1170,7 @@ int main(int argc, char **argv)
 	test_kill_parent();
 	test_threads_and_layout();
 	test_bad_input();
+	test_wait_state();
+	test_privilege();
 	return tap_finish();
 }

@@ -296,7 +296,7 @@ static void do_op(const struct st_op *o)
 		/* the caller itself waits: a short timeout, or a kid's fork does it and is killed */
 		struct cowlab_rf_wait w = { .generation = o->a[0] % 3 ? 0 : o->a[0],
 					   .timeout_ns = 1 + o->a[1] % 3000000,
-					   .flags = o->a[2] % 9 == 0, .reserved = o->a[3] % 11 == 0 };
+					   .flags = o->a[2] % 9 == 0, .state = o->a[3] % 11 == 0 };
 
 		void *arg = &w;
 

@@ -307,7 +307,19 @@ static void random_policy(struct proc *me, pid_t pid, const struct st_op *o)
 		me->rstart = (uintptr_t)R[reg].addr;
 		me->rend = me->rstart + (uint64_t)R[reg].pages * ST_PAGE;
 	}
+	struct cowlab_cowahead_stats before = { .pid = pid };
+	bool had = !win && ioctl(dev, COWLAB_IOC_CA_STATS, &before) == 0;
+
 	e = ca_set(pid, win, win ? flags : 0, me->rstart, me->rend);
+	/*
+	 * Clearing drops the counters (a replaced policy keeps them): the next policy counts
+	 * from zero, so the baseline moves down by what was counted (modulo 2^64). No batch
+	 * runs in between: batches run in this thread, on its way back to user space.
+	 */
+	if (!e && had) {
+		me->st0.pages_broken -= before.pages_broken;
+		me->st0.batches -= before.batches;
+	}
 	if (e) {
 		cfail("CA_SET pid %d window %u flags 0x%x: %s", pid, win, flags, strerror(-e));
 		return;
