@@ -56,7 +56,7 @@ KOS       := $(KERNELS:%=$(B)/k/%/cowlab.ko)
 KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
+.PHONY: stress all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
         check check-fast check-unit check-debug bench baseline clean distclean
 
 all: deps tools workloads tests modules images
@@ -161,7 +161,9 @@ $(B)/k/%/cowlab.ko: $(MOD_SRC) $(CACHE)/kernels/%/.complete
 	$(Q)rm -rf $(B)/k/$*/module && mkdir -p $(B)/k/$*/module
 	$(Q)cp module/*.c module/*.h module/Kbuild $(B)/k/$*/module/
 	$(Q)ln -sfn $(CURDIR)/include $(B)/k/$*/include
-	$(Q). $(CACHE)/kernels/$*/VERSION && $(MAKE) -s -C $$kdir M=$(CURDIR)/$(B)/k/$*/module modules \
+	$(Q). $(CACHE)/kernels/$*/VERSION && \
+	if [ "$${toolchain:-host}" = host ]; then run=; else run="vm/chroot $$toolchain --"; fi && \
+	$$run $(MAKE) -s -C $$kdir M=$(CURDIR)/$(B)/k/$*/module modules \
 		2>&1 | grep -v 'Skipping BTF generation' >&2; test -f $(B)/k/$*/module/cowlab.ko
 	$(Q)cp $(B)/k/$*/module/cowlab.ko $@
 
@@ -198,6 +200,16 @@ DEBUG_IMAGES := $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowlab
 # KERNEL=6.1 runs the guest suite on that kernel only; check-fast leaves out the debug lane.
 check: all $(if $(KERNEL),,$(DEBUG_IMAGES))
 	$(Q)tests/run-all $(if $(KERNEL),--kernel $(KERNEL),$(KERNELS:%=--kernel %) --kernel $(DEBUG_K) --lane-selftest)
+
+# The long randomized stress, outside CI: fresh seeds for DURATION seconds per program (refork,
+# cow-ahead, the ioctl fuzzer), then unload races, rmmod and (debug kernel) kmemleak.
+#   make stress [KERNEL=6.12] [DURATION=600]
+STRESS_K := $(or $(KERNEL),6.12)
+STRESS_S := $(or $(DURATION),600)
+stress: all $(if $(filter %-debug,$(STRESS_K)),$(DEBUG_IMAGES))
+	$(Q)./cowlab vm --kernel $(STRESS_K) --mem 2G --cpus 2 --numa 2 \
+		--timeout $$(( $(STRESS_S) * 3 + 1200 )) -o $(B)/stress-$(STRESS_K) \
+		-- run-stress.sh --duration $(STRESS_S)
 
 check-fast: all
 	$(Q)tests/run-all

@@ -56,6 +56,7 @@
 #include <asm/mmu_context.h>
 #include <asm/trap_pf.h>
 
+#include "compat.h"
 #include "cowlab.h"
 
 #define CREATE_TRACE_POINTS
@@ -287,7 +288,7 @@ static pte_t ca_read_pte(struct mm_struct *mm, unsigned long addr)
 static bool ca_pte_ok(struct vm_area_struct *vma, pte_t pte)
 {
 	return pte_present(pte) && !pte_write(pte) && !pte_special(pte) &&
-	       !pte_protnone(pte) && !pte_uffd_wp(pte) && pfn_valid(pte_pfn(pte)) &&
+	       !pte_protnone(pte) && !cl_pte_uffd_wp(pte) && pfn_valid(pte_pfn(pte)) &&
 	       !ca_soft_dirty_tracked(vma, pte_soft_dirty(pte));
 }
 

@@ -62,6 +62,7 @@ void flush_tlb_mm_range(struct mm_struct *mm, unsigned long start, unsigned long
 			unsigned int stride_shift, bool freed_tables);
 #include <asm/tlb.h>
 
+#include "compat.h"
 #include "cowlab.h"
 #include "trace.h"
 
@@ -550,7 +551,7 @@ static pmd_t *rf_pmdp(struct mm_struct *mm, unsigned long addr)
 /* A PMD that points to a PTE table (none counts: read as empty entries). */
 static bool rf_pmd_table(pmd_t pmd)
 {
-	return pmd_none(pmd) || (pmd_present(pmd) && !pmd_trans_huge(pmd) && !pmd_devmap(pmd) &&
+	return pmd_none(pmd) || (pmd_present(pmd) && !pmd_trans_huge(pmd) && !cl_pmd_devmap(pmd) &&
 				 !pmd_bad(pmd));
 }
 
@@ -570,9 +571,11 @@ static bool rf_pte_same(pte_t p, pte_t c, bool p_copies)
 	if (pte_present(p))
 		return pte_pfn(p) == pte_pfn(c) && !pte_write(p) && !pte_write(c);
 	/* Swap entries (not migration or device entries): the same slot. */
-	if (non_swap_entry(pte_to_swp_entry(p)) || non_swap_entry(pte_to_swp_entry(c)))
-		return false;
-	return pte_to_swp_entry(p).val == pte_to_swp_entry(c).val;
+	{
+		unsigned long sp, sc;
+
+		return cl_pte_swap_slot(p, &sp) && cl_pte_swap_slot(c, &sc) && sp == sc;
+	}
 }
 
 static void rf_narrow(struct vm_area_struct *tmp, const struct vm_area_struct *v,
@@ -636,7 +639,7 @@ static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, 
 		anon_vma_lock_write(av);
 	noreclaim = memalloc_noreclaim_save();
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	zap_page_range_single(pr->c, start, end - start, NULL);
+	cl_zap_range(pr->c, start, end - start);
 #else
 	zap_page_range(pr->c, start, end - start);
 #endif

@@ -11,6 +11,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_kernels(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "trace",    cmd_trace,    "fork, page-table copy, COW, fault, swap, reclaim latency (BPF)" },
 	{ "compare",  cmd_compare,  "compare two benchmark results: medians, change, Mann-Whitney U" },
 	{ "report",   cmd_report,   "figures (gnuplot PNG/SVG), report.md and report.html from results" },
+	{ "kernels",  cmd_kernels,  "the kernels of one run side by side: medians per kernel, ratios, figures" },
 	{ "history",  cmd_history,  "trend graphs over many results, per kernel, regressions marked" },
 	{ "baseline", cmd_baseline, "check a run against results/baseline (exact counts strictly), or update it" },
 	{ "bench",    cmd_bench,    "run the benchmark suite (in the VM by default), write results.json" },

@@ -42,7 +42,7 @@ mk() {
 	}' >"$1/results.json"
 }
 echo "TAP version 13"
-echo "1..26"
+echo "1..31"
 mk "$d/r1" 2026-11-20T10:00:00 1
 
 out=$("$cowlab" report "$d/r1" 2>&1); rc=$?
@@ -150,5 +150,23 @@ ok $? "baseline: another kernel's run is refused, exit 2 ($out)"
 out=$("$cowlab" baseline update --baseline "$d/nb/6.12.json" "$d/same.json" 2>&1) &&
 	"$cowlab" baseline check --baseline "$d/nb/6.12.json" "$d/same.json" >/dev/null 2>&1
 ok $? "baseline update writes a baseline the same run then passes ($out)"
+
+# cowlab kernels: the kernels of one run side by side
+mkdir -p "$d/run/6.1" "$d/run/7.3"
+bl "$d/run/6.1/results.json" 964 0.15 1 6.1
+bl "$d/run/7.3/results.json" 980 0.30 2 7.3
+out=$("$cowlab" kernels "$d/run" 2>&1); rc=$?
+ok $rc "kernels: exit 0 over a run with two kernels ($out)"
+grep -q '^| configuration | 6.1 | 7.3 |$' "$d/run/kernels/kernels.md"
+ok $? "kernels: a column per kernel, in version order"
+grep -q '^| mode=16 pattern=seq | 964 | 980 (x1.02) |$' "$d/run/kernels/kernels.md" &&
+	grep -q '^| changed=1% kind=refork size_bytes=16777216 | 0.15 | 0.3 (x2.00) |$' "$d/run/kernels/kernels.md"
+ok $? "kernels: medians per kernel and the ratio to the first (traps 964/980, ratio_to_full x2.00)"
+ls "$d/run/kernels/k-cowbench-traps_wp.png" "$d/run/kernels/k-cowbench-traps_wp.svg" \
+	"$d/run/kernels/kernels.json" >/dev/null 2>&1
+ok $? "kernels: a figure per workload and metric (PNG and SVG) and kernels.json"
+out=$("$cowlab" kernels "$d/run/6.1" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "at least two kernels"
+ok $? "kernels: a single result is refused, exit 2 ($out)"
 
 [ $failed = 0 ]

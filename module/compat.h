@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowlab: the kernel API differences between the kernels of the matrix (6.1, 6.12, 7.3),
+ * in one place. Each gate was checked against those three kernels' sources only; a kernel
+ * between them may need its own.
+ */
+#ifndef COWLAB_COMPAT_H
+#define COWLAB_COMPAT_H
+
+#include <linux/mm.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#include <linux/leafops.h>
+#else
+#include <linux/swapops.h>
+#endif
+
+/* The uffd-wp bit of a PTE: pte_uffd_wp() before 7.x, pte_uffd() in 7.3. */
+static inline bool cl_pte_uffd_wp(pte_t pte)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	return pte_uffd(pte);
+#else
+	return pte_uffd_wp(pte);
+#endif
+}
+
+/* A devmap PMD (DAX): pmd_devmap() is gone in 7.3 (DAX PMDs are plain huge PMDs there). */
+static inline bool cl_pmd_devmap(pmd_t pmd)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	return false;
+#else
+	return pmd_devmap(pmd);
+#endif
+}
+
+/*
+ * A non-present, non-none PTE that is a swap entry (not migration, device, hwpoison or a
+ * marker): its swap slot in *val. softleaf_*() in 7.3, swp_entry_t helpers before.
+ */
+static inline bool cl_pte_swap_slot(pte_t pte, unsigned long *val)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	softleaf_t e = softleaf_from_pte(pte);
+
+	if (!softleaf_is_swap(e))
+		return false;
+	*val = e.val;
+	return true;
+#else
+	swp_entry_t e;
+
+	if (pte_none(pte) || pte_present(pte))
+		return false;
+	e = pte_to_swp_entry(pte);
+	if (non_swap_entry(e))
+		return false;
+	*val = e.val;
+	return true;
+#endif
+}
+
+/* Zap [addr, addr + size) of @vma: zap_page_range_single() before 7.x, zap_vma_range(). */
+static inline void cl_zap_range(struct vm_area_struct *vma, unsigned long addr,
+				unsigned long size)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	zap_vma_range(vma, addr, size);
+#else
+	zap_page_range_single(vma, addr, size, NULL);
+#endif
+}
+
+/* The anon_vma write lock: in linux/rmap.h before 7.x, mm/internal.h (private) in 7.3. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#include <linux/rmap.h>
+static inline void anon_vma_lock_write(struct anon_vma *anon_vma)
+{
+	down_write(&anon_vma->root->rwsem);
+}
+
+static inline void anon_vma_unlock_write(struct anon_vma *anon_vma)
+{
+	up_write(&anon_vma->root->rwsem);
+}
+#endif
+
+#endif /* COWLAB_COMPAT_H */
