@@ -39,7 +39,8 @@
 #include "cowlab.h"
 
 #define COWLAB_ENDBR64		0xfa1e0ff3U	/* f3 0f 1e fa, little endian */
-#define COWLAB_ENDBR_POISON	0x001f0f66U	/* what sealing writes over ENDBR64 */
+#define COWLAB_ENDBR_POISON	0x001f0f66U	/* what sealing writes over ENDBR64 (6.2-6.x) */
+#define COWLAB_ENDBR_POISON_7	0xd6401f0fU	/* 7.x: nopl -42(%rax), UDB as immediate */
 
 DEFINE_STATIC_CALL_NULL(cowlab_kallsyms_lookup_name, kallsyms_lookup_name);
 DEFINE_STATIC_CALL_NULL(cowlab_ptrace_may_access, ptrace_may_access);
@@ -67,7 +68,8 @@ static bool starts_with_endbr(unsigned long addr)
 {
 	u32 insn;
 
-	return text_word(addr, &insn) && (insn == COWLAB_ENDBR64 || insn == COWLAB_ENDBR_POISON);
+	return text_word(addr, &insn) && (insn == COWLAB_ENDBR64 || insn == COWLAB_ENDBR_POISON ||
+					  insn == COWLAB_ENDBR_POISON_7);
 }
 
 /* Normalise @addr to the start of @name and verify it is exactly that symbol. */
@@ -84,7 +86,12 @@ static unsigned long check_function(const char *name, unsigned long addr)
 
 	sprint_symbol(sym, addr);
 	if (strncmp(sym, name, len) || strncmp(sym + len, "+0x0/", 5)) {
-		pr_err("%s resolved to %s, not to the function start\n", name, sym);
+		u32 w0 = 0, w1 = 0;
+
+		text_word(addr - 4, &w0);
+		text_word(addr, &w1);
+		pr_err("%s resolved to %s, not to the function start (text %08x %08x)\n", name, sym,
+		       w0, w1);
 		return 0;
 	}
 	return addr;

@@ -1476,13 +1476,19 @@ static void setup(void)
 		if (swap) {
 			st_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 			mkdir("/sys/fs/cgroup/cowlab-stress", 0755);
-			/* under P's working set: reclaim to swap during the episode */
-			st_write_file("/sys/fs/cgroup/cowlab-stress/memory.max", "16M");
+			/*
+			 * Under P's working set: reclaim to swap during the episode. memory.high,
+			 * not memory.max: reclaim and throttling without the OOM killer (seen on
+			 * the debug kernel: a shmem swap-in charge over memory.max killed P).
+			 */
+			st_write_file(getenv("COWLAB_STRESS_MEMCG_MAX") ?
+				      "/sys/fs/cgroup/cowlab-stress/memory.max" :
+				      "/sys/fs/cgroup/cowlab-stress/memory.high", "16M");
 		}
 		printf("# setup: %d NUMA node(s), swap %s, memory cgroup %s\n", nodes,
 		       swap ? "on" : "off (PAGEOUT keeps anon pages)",
-		       access("/sys/fs/cgroup/cowlab-stress/memory.max", F_OK) ? "none" :
-		       "16M for one episode in three");
+		       access("/sys/fs/cgroup/cowlab-stress/memory.high", F_OK) ? "none" :
+		       "memory.high 16M for one episode in three");
 	}
 }
 
