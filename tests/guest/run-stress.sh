@@ -49,11 +49,16 @@ for p in stress_refork stress_cowahead fuzz_ioctl; do
 	judge_log "$p"
 done
 
-# Review finding 4: unload while cow-ahead batches are in flight, round after round.
-echo "# PROGRAM unload_race"
-unload_race --rounds "${unload_rounds:-8}"
-echo "# EXIT unload_race $?"
-judge_log unload_race
+# Review finding 4, unload while cow-ahead batches are in flight, runs in the 1-vCPU boot of
+# the guest suite (tests/run-all): each unload flips the page_fault_user tracepoint's static
+# key, and QEMU TCG races with the kernel's text_poke when another vCPU executes the patched
+# code (seen on 7.3: "Oops: int3" in exc_page_fault). Hardware has no such race.
+if [ "$(nproc)" = 1 ]; then
+	echo "# PROGRAM unload_race"
+	unload_race --rounds "${unload_rounds:-8}"
+	echo "# EXIT unload_race $?"
+	judge_log unload_race
+fi
 
 echo "# PROGRAM unload"
 echo "1..2"

@@ -236,6 +236,33 @@ static long long min_of(json_t **r, long long (*get)(json_t *))
 	return m;
 }
 
+/*
+ * The most frequent value of the runs (the smallest of the most frequent): background
+ * activity adds events to some runs, and on 7.3 a run's probe can also miss a few of the
+ * process's first faults (seen: do_wp_page 9 short in one run of 5), so neither the
+ * minimum nor the maximum is the workload's own count; what most runs agree on is.
+ */
+static long long mode_of(json_t **r, long long (*get)(json_t *))
+{
+	long long v[EXACT_RUNS], best = -1;
+	int i, j, n = 0, bestc = 0;
+
+	for (i = 0; i < EXACT_RUNS; i++)
+		if (r[i] && (v[n] = get(r[i])) >= 0)
+			n++;
+	for (i = 0; i < n; i++) {
+		int c = 0;
+
+		for (j = 0; j < n; j++)
+			c += v[j] == v[i];
+		if (c > bestc || (c == bestc && v[i] < best)) {
+			bestc = c;
+			best = v[i];
+		}
+	}
+	return bestc > 1 ? best : min_of(r, get);
+}
+
 static long long get_traps(json_t *r) { return counter(r, "traps.write_protect"); }
 static long long get_wp(json_t *r) { return hist(r, "cow.copy", "count") + hist(r, "cow.reuse", "count"); }
 static long long get_fault(json_t *r) { return hist(r, "faults.cow.minor", "count"); }
@@ -257,10 +284,10 @@ static void test_cow_exact(void)
 	tap_ok(ta > 0 && tb - ta == M, "write-protect traps, min of %d runs each: %lld - %lld = %lld "
 	       "(want exactly %d)", EXACT_RUNS, tb, ta, tb - ta, M);
 	if (guest || attached(a[0], "cow")) {
-		long long ca = min_of(a, get_wp), cb = min_of(b, get_wp);
-		long long fa = min_of(a, get_fault), fb = min_of(b, get_fault);
+		long long ca = mode_of(a, get_wp), cb = mode_of(b, get_wp);
+		long long fa = mode_of(a, get_fault), fb = mode_of(b, get_fault);
 
-		tap_ok(ca > 0 && cb - ca == M, "do_wp_page (copied + reused): %lld - %lld = %lld (want "
+		tap_ok(ca > 0 && cb - ca == M, "do_wp_page (copied + reused), most frequent of the runs: %lld - %lld = %lld (want "
 		       "exactly %d)", cb, ca, cb - ca, M);
 		tap_ok(fa > 0 && fb - fa == M, "handle_mm_fault COW kind: %lld - %lld = %lld (want "
 		       "exactly %d)", fb, fa, fb - fa, M);
