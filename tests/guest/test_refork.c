@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
@@ -1038,8 +1039,9 @@ static int helper_main(void)
 {
 	struct cowlab_cowahead_policy pol = { .pid = 0 };
 	struct cowlab_rf_wait w = { .timeout_ns = 1 };
+	/* AT_SECURE: the kernel's own verdict that this exec gained privileges (secureexec) */
 	int v[2] = { ioctl(4, COWLAB_IOC_CA_GET, &pol) ? -errno : (int)pol.window,
-		     (int)geteuid() };
+		     geteuid() == 0 && getauxval(AT_SECURE) ? 0 : (int)geteuid() + 1 };
 
 	if (write(3, v, sizeof(v)) != sizeof(v))
 		return 1;
@@ -1145,9 +1147,15 @@ static void test_privilege(void)
 	tap_ok(win == 8, "KEEP_EXEC carries the window into a plain exec (window %d, want 8)", win);
 	privilege_case(HELPER_DIR "/suid", &e, &win, &euid);
 	if (euid != 0) {
-		/* e.g. a kernel without the capability hooks (the debug lane's allnoconfig) */
-		tap_skip("setuid helper: its exec did not raise the euid here (euid %d)", euid);
-		tap_skip("setuid helper: its exec did not raise the euid here (euid %d)", euid);
+		/*
+		 * The kernel did not treat the exec as gaining privileges (no AT_SECURE, or
+		 * the euid not raised): seen on the debug lane's allnoconfig 6.12, not
+		 * understood yet. Nothing to test then; said, not passed.
+		 */
+		tap_skip("setuid helper: the exec gained no privileges here (AT_SECURE 0 or euid %d)",
+			 euid - 1);
+		tap_skip("setuid helper: the exec gained no privileges here (AT_SECURE 0 or euid %d)",
+			 euid - 1);
 		goto out;
 	}
 	tap_ok(e == EPERM, "unprivileged P may not sync a C that exec'd a setuid program: %s "
