@@ -1149,8 +1149,7 @@ static void test_privilege(void)
 	if (euid != 0) {
 		/*
 		 * The kernel did not treat the exec as gaining privileges (no AT_SECURE, or
-		 * the euid not raised): seen on the debug lane's allnoconfig 6.12, not
-		 * understood yet. Nothing to test then; said, not passed.
+		 * the euid not raised, e.g. a nosuid root): nothing to test; said, not passed.
 		 */
 		tap_skip("setuid helper: the exec gained no privileges here (AT_SECURE 0 or euid %d)",
 			 euid - 1);
