@@ -37,8 +37,10 @@
 
 #include <linux/highmem.h>
 #include <linux/ktime.h>
+#include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/mmu_notifier.h>
 #include <linux/pgtable.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
@@ -131,7 +133,272 @@ struct rf_child {
 	unsigned long cursor;		/* where a partial sync stopped, 0 = start */
 	unsigned int nr_layout;
 	struct rf_span *layout;		/* C's covered mappings at registration */
+	struct rf_track *track;		/* what changed since the last sync, or NULL */
 };
+
+
+/* ---- change tracking ----------------------------------------------------------
+ *
+ * A sync compares only the 2 MiB chunks of the covered mappings that may have
+ * changed since the last one. What marks a chunk: an mmu-notifier invalidation of
+ * P's or C's mm over it (zap, COW break, swap-out, migration, THP split and
+ * collapse, mprotect, NUMA hinting, KSM, a fork of P), at its start and again at
+ * its end (a sync can run between the two), and any page fault in it
+ * (handle_mm_fault, by a kprobe registered while some child is tracked: faults
+ * into empty entries and write-fault reuse change entries without an
+ * invalidation). Changes made by the sync itself (P's task, while it syncs) are
+ * not marked: the chunk is in sync when it is done with it. A sync clears a
+ * chunk's mark before comparing it, so a change during the comparison marks it
+ * again; a sync that stops inside a chunk marks it again. Soft-dirty bits are
+ * left to their owner. Without a kprobe, or when a notifier cannot be
+ * registered, the child is not tracked and every sync compares everything.
+ */
+struct rf_track {
+	struct list_head node;		/* rf_tracks, RCU */
+	struct mmu_notifier pmn, cmn;	/* on P's mm and on C's */
+	struct mm_struct *pmm, *cmm;	/* mmgrab'ed */
+	bool p_reg, c_reg, probe;
+	struct task_struct *syncer;	/* P's task while it syncs */
+	unsigned int nr;
+	const struct rf_span *span;	/* the child's layout: sorted, disjoint */
+	unsigned long *first;		/* span i's first chunk bit */
+	unsigned long nbits;
+	unsigned long *dirty;
+};
+
+static LIST_HEAD(rf_tracks);
+static DEFINE_SPINLOCK(rf_tracks_lock);
+static atomic_t rf_nr_tracks = ATOMIC_INIT(0);
+static DEFINE_MUTEX(rf_probe_lock);
+static unsigned int rf_probe_users;
+
+static unsigned long rf_span_chunks(const struct rf_span *sp)
+{
+	return (ALIGN(sp->end, PMD_SIZE) - (sp->start & PMD_MASK)) >> PMD_SHIFT;
+}
+
+/* The first span that ends after @addr. */
+static unsigned int rf_span_find(const struct rf_track *t, unsigned long addr)
+{
+	unsigned int lo = 0, hi = t->nr;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (t->span[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void rf_track_mark(struct rf_track *t, unsigned long start, unsigned long end)
+{
+	unsigned int i;
+
+	for (i = rf_span_find(t, start); i < t->nr && t->span[i].start < end; i++) {
+		unsigned long base = t->span[i].start & PMD_MASK;
+		unsigned long s = max(start, t->span[i].start), e = min(end, t->span[i].end);
+		unsigned long b;
+
+		for (b = (s - base) >> PMD_SHIFT; b <= (e - 1 - base) >> PMD_SHIFT; b++)
+			set_bit(t->first[i] + b, t->dirty);
+	}
+}
+
+/* The chunk bit of @addr, and the chunk's part inside its span; -1 outside every span. */
+static long rf_track_bit(const struct rf_track *t, unsigned long addr, unsigned long *cs,
+			 unsigned long *ce)
+{
+	unsigned int i = rf_span_find(t, addr);
+	unsigned long base, b;
+
+	if (i == t->nr || t->span[i].start > addr)
+		return -1;
+	base = t->span[i].start & PMD_MASK;
+	b = (addr - base) >> PMD_SHIFT;
+	*cs = max(base + (b << PMD_SHIFT), t->span[i].start);
+	*ce = min(base + ((b + 1) << PMD_SHIFT), t->span[i].end);
+	return t->first[i] + b;
+}
+
+static void rf_track_event(struct rf_track *t, const struct mmu_notifier_range *r)
+{
+	if (READ_ONCE(t->syncer) == current)
+		return;
+	rf_track_mark(t, r->start, r->end);
+}
+
+static int rf_mn_start_p(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	rf_track_event(container_of(mn, struct rf_track, pmn), r);
+	return 0;
+}
+
+static void rf_mn_end_p(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	rf_track_event(container_of(mn, struct rf_track, pmn), r);
+}
+
+static int rf_mn_start_c(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	rf_track_event(container_of(mn, struct rf_track, cmn), r);
+	return 0;
+}
+
+static void rf_mn_end_c(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	rf_track_event(container_of(mn, struct rf_track, cmn), r);
+}
+
+static const struct mmu_notifier_ops rf_mn_p_ops = {
+	.invalidate_range_start = rf_mn_start_p,
+	.invalidate_range_end = rf_mn_end_p,
+};
+
+static const struct mmu_notifier_ops rf_mn_c_ops = {
+	.invalidate_range_start = rf_mn_start_c,
+	.invalidate_range_end = rf_mn_end_c,
+};
+
+/* handle_mm_fault(vma, address, flags, regs): mark the faulting chunk of a tracked mm. */
+static int rf_fault_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct vm_area_struct *vma = (void *)regs_get_kernel_argument(regs, 0);
+	unsigned long addr = regs_get_kernel_argument(regs, 1);
+	struct rf_track *t;
+	struct mm_struct *mm;
+
+	if (!atomic_read(&rf_nr_tracks) || !vma)
+		return 0;
+	mm = READ_ONCE(vma->vm_mm);
+	rcu_read_lock();
+	list_for_each_entry_rcu(t, &rf_tracks, node)
+		if (t->pmm == mm || t->cmm == mm)
+			rf_track_mark(t, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE);
+	rcu_read_unlock();
+	return 0;
+}
+
+static struct kprobe rf_fault_kp = {
+	.symbol_name = "handle_mm_fault",
+	.pre_handler = rf_fault_pre,
+};
+
+static bool rf_probe_get(void)
+{
+	bool ok = true;
+
+	mutex_lock(&rf_probe_lock);
+	if (!rf_probe_users) {
+		memset(&rf_fault_kp, 0, sizeof(rf_fault_kp));
+		rf_fault_kp.symbol_name = "handle_mm_fault";
+		rf_fault_kp.pre_handler = rf_fault_pre;
+		if (register_kprobe(&rf_fault_kp)) {
+			pr_warn_once("refork change tracking off: no kprobe on handle_mm_fault\n");
+			ok = false;
+		}
+	}
+	if (ok)
+		rf_probe_users++;
+	mutex_unlock(&rf_probe_lock);
+	return ok;
+}
+
+static void rf_probe_put(void)
+{
+	mutex_lock(&rf_probe_lock);
+	if (!--rf_probe_users)
+		unregister_kprobe(&rf_fault_kp);
+	mutex_unlock(&rf_probe_lock);
+}
+
+static void rf_track_free(struct rf_track *t)
+{
+	if (!t)
+		return;
+	spin_lock(&rf_tracks_lock);
+	if (!list_empty(&t->node)) {
+		list_del_rcu(&t->node);
+		atomic_dec(&rf_nr_tracks);
+	}
+	spin_unlock(&rf_tracks_lock);
+	if (t->c_reg)
+		mmu_notifier_unregister(&t->cmn, t->cmm);	/* waits for callbacks */
+	if (t->p_reg)
+		mmu_notifier_unregister(&t->pmn, t->pmm);
+	synchronize_rcu();	/* the fault probe walks rf_tracks under RCU */
+	if (t->probe)
+		rf_probe_put();
+	if (t->pmm)
+		mmdrop(t->pmm);
+	mmdrop(t->cmm);
+	kvfree(t->dirty);
+	kvfree(t->first);
+	kfree(t);
+}
+
+/* Tracking for the child registering now (current, mm @cmm) and its parent; NULL if not. */
+static struct rf_track *rf_track_new(const struct rf_span *span, unsigned int nr,
+				     struct mm_struct *cmm)
+{
+	struct task_struct *parent;
+	struct mm_struct *pmm;
+	struct rf_track *t;
+	unsigned int i;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return NULL;
+	INIT_LIST_HEAD(&t->node);
+	mmgrab(cmm);
+	t->cmm = cmm;
+	t->span = span;
+	t->nr = nr;
+	t->first = kvmalloc_array(max(nr, 1U), sizeof(*t->first), GFP_KERNEL);
+	if (!t->first)
+		goto fail;
+	for (i = 0; i < nr; i++) {
+		t->first[i] = t->nbits;
+		t->nbits += rf_span_chunks(&span[i]);
+	}
+	t->dirty = kvmalloc_array(max(BITS_TO_LONGS(t->nbits), 1UL), sizeof(long), GFP_KERNEL);
+	if (!t->dirty)
+		goto fail;
+	bitmap_fill(t->dirty, t->nbits);	/* the first sync compares everything */
+
+	rcu_read_lock();
+	parent = rcu_dereference(current->real_parent);
+	get_task_struct(parent);
+	rcu_read_unlock();
+	pmm = get_task_mm(parent);
+	put_task_struct(parent);
+	if (!pmm)
+		goto fail;
+	mmgrab(pmm);
+	t->pmm = pmm;
+	t->probe = rf_probe_get();
+	if (!t->probe)
+		goto fail_mm;
+	t->pmn.ops = &rf_mn_p_ops;
+	t->cmn.ops = &rf_mn_c_ops;
+	t->p_reg = !mmu_notifier_register(&t->pmn, pmm);
+	t->c_reg = t->p_reg && !mmu_notifier_register(&t->cmn, cmm);
+	mmput(pmm);
+	if (!t->c_reg)
+		goto fail;
+	spin_lock(&rf_tracks_lock);
+	list_add_rcu(&t->node, &rf_tracks);
+	atomic_inc(&rf_nr_tracks);
+	spin_unlock(&rf_tracks_lock);
+	return t;
+fail_mm:
+	mmput(pmm);
+fail:
+	rf_track_free(t);
+	return NULL;
+}
 
 static LIST_HEAD(rf_children);
 static DEFINE_MUTEX(rf_children_lock);
@@ -149,6 +416,7 @@ static void rf_child_free(struct kref *ref)
 {
 	struct rf_child *ch = container_of(ref, struct rf_child, ref);
 
+	rf_track_free(ch->track);
 	put_task_struct(ch->task);
 	mmdrop(ch->mm);
 	kvfree(ch->layout);
@@ -291,6 +559,7 @@ static struct rf_child *rf_register(int *err)
 		kfree(ch);
 		return NULL;
 	}
+	ch->track = rf_track_new(ch->layout, ch->nr_layout, mm);
 	kref_init(&ch->ref);		/* the list's */
 	mutex_init(&ch->lock);
 	init_waitqueue_head(&ch->wq);
@@ -432,6 +701,10 @@ struct rf_ctx {
 	u32 why;			/* a stop inside a range ... */
 	unsigned long stop_at;		/* ... and where to resume */
 	struct cowlab_refork *res;
+	struct rf_track *track;		/* compare only changed chunks (NULL: everything) */
+	bool nostop;			/* VERIFY's pass runs to its end */
+	struct rf_track *vtrack;	/* VERIFY: the tracking being checked */
+	u64 missed;			/* VERIFY: entries it missed */
 };
 
 static bool rf_linked(struct vm_area_struct *c, struct anon_vma *av)
@@ -665,6 +938,8 @@ static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, 
 
 static u32 rf_stop_check(struct rf_ctx *x)
 {
+	if (x->nostop)
+		return COWLAB_RF_STOP_NONE;
 	if (signal_pending(current))
 		return COWLAB_RF_STOP_SIGNAL;
 	if (x->stop_page) {
@@ -784,19 +1059,54 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsigned long next,
 		   unsigned int *equal, u32 *why, unsigned long *resume)
 {
-	u64 updated = x->res->ranges_updated;
+	u64 updated = x->res->ranges_updated, pu0 = x->res->ptes_updated;
+	unsigned long cs = 0, ce = 0;
+	bool explained = true;
+	long bit = -1;
 	int ret;
 
+	*resume = next;
+	if (x->vtrack) {
+		/*
+		 * A difference now in a chunk marked again since the sync passed it is a
+		 * change made meanwhile (reclaim, migration), not a miss; so is one in a
+		 * range the tracking does not cover (always compared whole).
+		 */
+		long vb = rf_track_bit(x->vtrack, a, &cs, &ce);
+
+		explained = vb < 0 || test_bit(vb, x->vtrack->dirty);
+	}
+	if (x->track) {
+		bit = rf_track_bit(x->track, a, &cs, &ce);
+		if (bit >= 0) {
+			/* Cleared before the comparison: a change during it marks it again. */
+			bool whole = a <= cs && next >= ce;
+
+			if (!(whole ? test_and_clear_bit(bit, x->track->dirty) :
+				      test_bit(bit, x->track->dirty))) {
+				*why = COWLAB_RF_STOP_NONE;
+				return 0;	/* unchanged since the last sync */
+			}
+			if (!whole)
+				bit = -1;	/* part of the chunk: its mark stays */
+		}
+	}
 	x->why = COWLAB_RF_STOP_NONE;
 	ret = rf_sync_range(x, pr, a, next);
-	if (ret)
+	if (!explained)
+		x->missed += x->res->ptes_updated - pu0;
+	if (ret) {
+		if (bit >= 0)
+			set_bit(bit, x->track->dirty);
 		return ret;
+	}
 	cond_resched();
-	*resume = next;
 	if (x->why) {
 		*why = x->why;
 		*resume = x->stop_at;
 		*equal = 0;
+		if (bit >= 0 && x->stop_at < next)
+			set_bit(bit, x->track->dirty);	/* stopped inside it */
 		return 0;
 	}
 	if (x->res->ranges_updated == updated && ++*equal < RF_EQUAL_BATCH) {
@@ -985,7 +1295,8 @@ static long rf_ioctl_refork(void __user *arg)
 	r.status = r.stop_reason = 0;
 	r.generation = r.ranges_scanned = r.ranges_updated = 0;
 	r.ptes_scanned = r.ptes_updated = r.bytes_covered = r.ns = 0;
-	memset(r.reserved_out, 0, sizeof(r.reserved_out));
+	r.tracking = r.verify_diffs = 0;
+	r.dirty_pending = 0;
 
 	x = kzalloc(sizeof(*x), GFP_KERNEL);
 	if (!x)
@@ -1043,9 +1354,17 @@ static long rf_ioctl_refork(void __user *arg)
 		x->stop_val = r.stop_val;
 	}
 
+	/* Tracked: P is the mm tracked (not exec'd since) and so is C (checked above). */
+	if (ch->track && ch->track->pmm == x->pmm) {
+		x->track = ch->track;
+		/* From here on what P's task changes is the sync's own doing. */
+		WRITE_ONCE(x->track->syncer, current);
+	}
+	r.tracking = x->track ? COWLAB_RF_TRK_INCREMENTAL : COWLAB_RF_TRK_FULL;
+
 	if (mmap_write_lock_killable(x->pmm)) {
 		ret = -EINTR;
-		goto out_unpin;
+		goto out_untrack;
 	}
 	mmap_write_lock_nested(x->cmm, SINGLE_DEPTH_NESTING);
 
@@ -1057,6 +1376,26 @@ static long rf_ioctl_refork(void __user *arg)
 		ret = rf_lock_vmas(x);
 	if (!ret)
 		ret = rf_walk(x, ch);
+	if (!ret && (r.flags & COWLAB_RF_VERIFY) && r.status == COWLAB_RF_COMPLETE) {
+		/*
+		 * The oracle of the tracking: compare every covered entry, to the end.
+		 * What differs now is what the tracking missed: re-copied and counted.
+		 */
+		unsigned long cursor = ch->cursor;
+		struct rf_track *t = x->track;
+
+		x->track = NULL;
+		x->vtrack = t;
+		x->nostop = true;
+		ch->cursor = 0;
+		ret = rf_walk(x, ch);
+		ch->cursor = cursor;
+		x->nostop = false;
+		x->vtrack = NULL;
+		x->track = t;
+		r.verify_diffs = min_t(u64, x->missed, U32_MAX);
+		r.tracking |= COWLAB_RF_TRK_VERIFIED;
+	}
 	if (ret && x->copied)
 		ch->broken = true;	/* C may hold a released run: never resume it */
 	if (x->copied)
@@ -1064,6 +1403,11 @@ static long rf_ioctl_refork(void __user *arg)
 
 	mmap_write_unlock(x->cmm);
 	mmap_write_unlock(x->pmm);
+out_untrack:
+	if (x->track) {
+		WRITE_ONCE(x->track->syncer, NULL);
+		r.dirty_pending = bitmap_weight(x->track->dirty, x->track->nbits);
+	}
 
 	if (!ret && r.status == COWLAB_RF_COMPLETE) {
 		ch->gen++;
@@ -1072,7 +1416,6 @@ static long rf_ioctl_refork(void __user *arg)
 		wake_up_all(&ch->wq);
 	}
 	r.generation = ch->gen;
-out_unpin:
 	if (x->stop_page)
 		unpin_user_page(x->stop_page);
 out_mmput:

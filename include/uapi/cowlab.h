@@ -109,7 +109,21 @@ struct cowlab_cowahead_stats {
 /* cowlab_refork.flags */
 #define COWLAB_RF_STOPWORD	(1U << 0) /* stop once *stop_addr != stop_val */
 #define COWLAB_RF_RANGES	(1U << 1) /* sync only ranges[nr_ranges] */
-#define COWLAB_RF_FLAGS		(COWLAB_RF_STOPWORD | COWLAB_RF_RANGES)
+#define COWLAB_RF_VERIFY	(1U << 2) /* after a complete sync, compare every covered
+					   * entry too (the oracle of change tracking) */
+#define COWLAB_RF_FLAGS		(COWLAB_RF_STOPWORD | COWLAB_RF_RANGES | COWLAB_RF_VERIFY)
+
+/*
+ * cowlab_refork.tracking: how the call found what to compare. A sync compares
+ * only the 2 MiB chunks marked changed since the last sync (every change to P's
+ * or C's page tables is marked: mmu-notifier invalidations, and page faults by a
+ * kprobe on handle_mm_fault), unless tracking is unavailable for this child (no
+ * kprobe, a notifier could not be registered, P is not the mm tracked): then it
+ * compares every entry and says FULL. Never is anything silently skipped.
+ */
+#define COWLAB_RF_TRK_INCREMENTAL (1U << 0) /* only changed chunks compared */
+#define COWLAB_RF_TRK_FULL	(1U << 1) /* every covered entry compared */
+#define COWLAB_RF_TRK_VERIFIED	(1U << 2) /* VERIFY's full comparison ran */
 
 /* cowlab_refork.status */
 #define COWLAB_RF_COMPLETE	0
@@ -145,7 +159,10 @@ struct cowlab_refork {
 	__u64 ptes_updated;	/* pages in the re-copied runs */
 	__u64 bytes_covered;	/* size of the covered mappings */
 	__u64 ns;		/* time spent in the call */
-	__u64 reserved_out[2];
+	__u32 tracking;		/* COWLAB_RF_TRK_* */
+	__u32 verify_diffs;	/* VERIFY: entries the tracking missed (found different in a
+				 * chunk not marked since the sync passed it; re-copied) */
+	__u64 dirty_pending;	/* 2 MiB chunks still marked changed after this call */
 };
 
 struct cowlab_rf_wait {

@@ -910,6 +910,66 @@ static void test_bad_input(void)
 	munmap(R, NP * PAGE);
 }
 
+/*
+ * Change tracking: a sync compares only the 2 MiB chunks changed since the last one, and
+ * the module's own full comparison (COWLAB_RF_VERIFY) finds nothing it missed.
+ */
+static void test_tracking(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	uint64_t covered, pct1;
+	int ret, i;
+
+	NP = MAXP;				/* 64 MiB: 32 chunks */
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	covered = NP;
+	pct1 = covered / 100;
+	cl_spec_start(&s, dev, child_round, NULL);
+	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);	/* first: all */
+	sums(want);
+	verify(r.generation, want, 0, 0);
+
+	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && (r.tracking & COWLAB_RF_TRK_INCREMENTAL) && r.ptes_scanned - covered <= pct1 &&
+	       r.verify_diffs == 0 && r.ptes_updated == 0,
+	       "nothing changed: incremental, %llu entries compared besides VERIFY's %llu (<= 1%% of "
+	       "%llu), nothing missed (tracking 0x%x, ret %d)",
+	       (unsigned long long)(r.ptes_scanned - covered), (unsigned long long)covered,
+	       (unsigned long long)covered, r.tracking, ret);
+	sums(want);
+	verify(r.generation, want, 0, 0);
+
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && (r.tracking & COWLAB_RF_TRK_INCREMENTAL) && r.ptes_scanned <= pct1 &&
+	       r.ranges_scanned == 0, "... and without VERIFY: %llu entries, %llu ranges compared",
+	       (unsigned long long)r.ptes_scanned, (unsigned long long)r.ranges_scanned);
+	sums(want);
+	verify(r.generation, want, 0, 0);
+
+	for (i = 0; i < 16; i++)
+		scribble(i * 1024 + 3);		/* 16 pages in 16 different chunks */
+	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ptes_updated == 16 && r.ptes_scanned - covered <= 16 * 512 + pct1 &&
+	       r.verify_diffs == 0 && (r.tracking & COWLAB_RF_TRK_VERIFIED),
+	       "P wrote 16 pages in 16 chunks: 16 re-copied, %llu compared (<= 16 x 512 + 1%%), "
+	       "VERIFY found %u missed", (unsigned long long)(r.ptes_scanned - covered),
+	       r.verify_diffs);
+	sums(want);
+	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees them");
+
+	madvise(R + 5000 * PAGE, 8 * PAGE, MADV_DONTNEED);	/* an invalidation, no fault */
+	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ptes_updated == 8 && r.ptes_scanned - covered <= 2 * 512 + pct1 &&
+	       r.verify_diffs == 0, "P zapped 8 pages: 8 re-copied, %llu compared, %u missed",
+	       (unsigned long long)(r.ptes_scanned - covered), r.verify_diffs);
+	sums(want);
+	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C reads zeros there");
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
 /* ---- RF_WAIT's state, and who may sync whom (review findings 8 and 5) -------------------- */
 
 struct wait_log {
@@ -1174,13 +1234,13 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--privilege-helper"))
 		return helper_main();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(66);
+	tap_plan(72);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
 
 		tap_diag("/dev/cowlab without refork: %s", dev < 0 ? strerror(errno) : "feature off");
-		for (i = 0; i < 66; i++)
+		for (i = 0; i < 72; i++)
 			tap_ok(false, "refork available");
 		return tap_finish();
 	}
@@ -1191,6 +1251,7 @@ int main(int argc, char **argv)
 	sh->checking = 1;
 
 	test_counts();
+	test_tracking();
 	test_rounds();
 	test_stopword();
 	test_wait_parked();

@@ -107,12 +107,12 @@ static const char *const op_names[NR_OPS] = {
 
 enum { ST_SYNCS, ST_COMPLETE, ST_PARTIAL, ST_ESTALE, ST_VERIFIED, ST_PAGES, ST_PM_JUDGED,
        ST_PM_SKIPPED, ST_COPS, ST_RESPAWNS, ST_SIGNALS, ST_KILLS, ST_HUGE_SEEN, ST_SWAP_SEEN,
-       NR_STATS };
+       ST_INCREMENTAL, NR_STATS };
 
 static const char *const stat_names[NR_STATS + 1] = {
 	"syncs", "complete", "partial", "estale", "verified", "pages-compared", "pagemap-judged",
 	"pagemap-skipped", "c-ops", "respawns", "signals", "kills", "huge-pmds-seen",
-	"swap-entries-seen", NULL
+	"swap-entries-seen", "incremental", NULL
 };
 
 static void gen_ops(uint64_t seed, struct st_op *ops, int n)
@@ -1079,6 +1079,8 @@ static int do_sync(const struct st_op *o, int opi, bool unbounded)
 				expect_einval = true;
 	}
 	r.pid = ps->c;
+	/* The oracle of change tracking: after a complete sync, the module's own full compare. */
+	r.flags |= COWLAB_RF_VERIFY;
 	b0 = budgets[unbounded ? 0 : o->a[0]][0];
 	b1 = budgets[unbounded ? 0 : o->a[0]][1];
 	r.budget_ns = b1 > b0 ? b0 + st_below(&ps->rng, b1 - b0) : b0;
@@ -1161,6 +1163,14 @@ static int do_sync(const struct st_op *o, int opi, bool unbounded)
 		return 0;
 	}
 	SH->stats[ST_COMPLETE]++;
+	if (r.tracking & COWLAB_RF_TRK_INCREMENTAL)
+		SH->stats[ST_INCREMENTAL]++;
+	if (!(r.tracking & COWLAB_RF_TRK_VERIFIED))
+		st_fail(SH, "op %d: VERIFY asked, but the full comparison did not run (tracking 0x%x)",
+			opi, r.tracking);
+	else if (r.verify_diffs)
+		st_fail(SH, "op %d: change tracking missed %u entries (found by the full comparison "
+			"after an incremental sync)", opi, r.verify_diffs);
 	ps->gen = r.generation;
 	if (f & SY_KILLC) {
 		/* F killed C during the sync: it cannot verify; reap it, the next sync forks anew. */
