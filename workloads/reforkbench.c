@@ -243,8 +243,8 @@ int main(int argc, char **argv)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	arr = json_array();
 	if (!quiet)
-		printf("%8s %8s %12s %10s %12s %12s\n", "size", "changed", "sync_us", "vs_full",
-		       "ptes_upd", "runs");
+		printf("%8s %8s %12s %10s %12s %12s %12s\n", "size", "changed", "sync_us", "vs_full",
+		       "ptes_upd", "runs", "compared");
 
 	for (si = 0; si < nsizes; si++) {
 		uint64_t size = (uint64_t)sizes[si];
@@ -305,13 +305,14 @@ int main(int argc, char **argv)
 			"size_bytes", (json_int_t)size, "pages", (json_int_t)npages, "samples", smp,
 			"summary", summary_obj("us", full, n)));
 		if (!quiet)
-			printf("%8s %8s %12.0f %10s %12zu %12s\n", label, "(full)", full_med, "1.000",
-			       npages, "-");
+			printf("%8s %8s %12.0f %10s %12zu %12s %12s\n", label, "(full)", full_med,
+			       "1.000", npages, "-", "-");
 
 		for (fi = 0; fi < nfracs; fi++) {
 			size_t nchg = (size_t)(fracs[fi] / 100.0 * (double)npages + 0.5);
 			double *us = calloc(reps, sizeof(double)), *pu = calloc(reps, sizeof(double));
-			double *ru = calloc(reps, sizeof(double));
+			double *ru = calloc(reps, sizeof(double)), *ps = calloc(reps, sizeof(double));
+			unsigned int trk = 0;
 			char chg[32];
 			int bad = 0;
 
@@ -337,6 +338,8 @@ int main(int argc, char **argv)
 					continue;
 				us[n] = (double)(cl_now_ns() - t0) / 1e3;
 				pu[n] = (double)rr.ptes_updated;
+				ps[n] = (double)rr.ptes_scanned;
+				trk |= rr.tracking;
 				ru[n++] = (double)rr.ranges_updated;
 			}
 			if (!n) {
@@ -346,21 +349,27 @@ int main(int argc, char **argv)
 			cl_summarize(us, n, &s);
 			smp = json_array();
 			for (r = 0; r < n; r++)
-				json_array_append_new(smp, json_pack("{s:f, s:f, s:f}", "us", us[r],
-						      "ptes_updated", pu[r], "runs_updated", ru[r]));
+				json_array_append_new(smp, json_pack("{s:f, s:f, s:f, s:f}", "us", us[r],
+						      "ptes_updated", pu[r], "runs_updated", ru[r],
+						      "ptes_scanned", ps[r]));
 			json_array_append_new(arr, json_pack(
-				"{s:s, s:s, s:I, s:I, s:I, s:f, s:i, s:o, s:{s:o, s:o, s:o}}",
+				"{s:s, s:s, s:I, s:I, s:I, s:f, s:i, s:s, s:o, s:{s:o, s:o, s:o, s:o}}",
 				"kind", "refork", "changed", chg, "size_bytes", (json_int_t)size,
 				"pages", (json_int_t)npages, "pages_changed", (json_int_t)nchg,
 				"ratio_to_full", full_med > 0 ? s.median / full_med : 0.0,
-				"failed_runs", bad, "samples", smp, "summary",
+				"failed_runs", bad,
+				"tracking", (trk & COWLAB_RF_TRK_FULL) ? "full" :
+					    (trk & COWLAB_RF_TRK_INCREMENTAL) ? "incremental" : "none",
+				"samples", smp, "summary",
 				"us", cl_summary_json(us, n), "ptes_updated", cl_summary_json(pu, n),
-				"runs_updated", cl_summary_json(ru, n)));
+				"runs_updated", cl_summary_json(ru, n),
+				"ptes_scanned", cl_summary_json(ps, n)));
 			if (!quiet)
-				printf("%8s %8s %12.0f %10.3f %12.0f %12.0f%s\n", label, chg, s.median,
-				       full_med > 0 ? s.median / full_med : 0.0, pu[0], ru[0],
-				       bad ? "  (some failed)" : "");
+				printf("%8s %8s %12.0f %10.3f %12.0f %12.0f %12.0f%s\n", label, chg,
+				       s.median, full_med > 0 ? s.median / full_med : 0.0, pu[0], ru[0],
+				       ps[0], bad ? "  (some failed)" : "");
 			free(us);
+			free(ps);
 			free(pu);
 			free(ru);
 		}
