@@ -170,7 +170,6 @@ static LIST_HEAD(rf_tracks);
 static DEFINE_SPINLOCK(rf_tracks_lock);
 static atomic_t rf_nr_tracks = ATOMIC_INIT(0);
 static DEFINE_MUTEX(rf_probe_lock);
-static unsigned int rf_probe_users;
 
 static unsigned long rf_span_chunks(const struct rf_span *sp)
 {
@@ -288,31 +287,38 @@ static struct kprobe rf_fault_kp = {
 	.pre_handler = rf_fault_pre,
 };
 
+/*
+ * The fault kprobe is registered when the first child is tracked and stays until unload:
+ * its handler returns at once while no child is tracked. (Registering and unregistering it
+ * with every child, the struct cleared in between, was followed on 6.12 by a call through
+ * a NULL pointer from do_user_addr_fault; once is enough, and simpler.)
+ */
+static bool rf_probe_on;
+
 static bool rf_probe_get(void)
 {
-	bool ok = true;
+	bool ok;
 
 	mutex_lock(&rf_probe_lock);
-	if (!rf_probe_users) {
-		memset(&rf_fault_kp, 0, sizeof(rf_fault_kp));
-		rf_fault_kp.symbol_name = "handle_mm_fault";
-		rf_fault_kp.pre_handler = rf_fault_pre;
-		if (register_kprobe(&rf_fault_kp)) {
-			pr_warn_once("refork change tracking off: no kprobe on handle_mm_fault\n");
-			ok = false;
-		}
-	}
-	if (ok)
-		rf_probe_users++;
+	if (!rf_probe_on && !register_kprobe(&rf_fault_kp))
+		rf_probe_on = true;
+	ok = rf_probe_on;
+	if (!ok)
+		pr_warn_once("refork change tracking off: no kprobe on handle_mm_fault\n");
 	mutex_unlock(&rf_probe_lock);
 	return ok;
 }
 
 static void rf_probe_put(void)
 {
+}
+
+static void rf_probe_exit(void)
+{
 	mutex_lock(&rf_probe_lock);
-	if (!--rf_probe_users)
+	if (rf_probe_on)
 		unregister_kprobe(&rf_fault_kp);
+	rf_probe_on = false;
 	mutex_unlock(&rf_probe_lock);
 }
 
@@ -539,6 +545,8 @@ out:
 	return ret;
 }
 
+static bool rf_parent_gone(struct rf_child *ch);
+
 /* The caller's entry: found, or created when it registers with its first RF_WAIT. */
 static struct rf_child *rf_register(int *err)
 {
@@ -564,6 +572,10 @@ static struct rf_child *rf_register(int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
+	/* P is the parent when registration starts: one that died meanwhile is gone (below). */
+	rcu_read_lock();
+	ch->parent_tgid = rcu_dereference(current->real_parent)->tgid;
+	rcu_read_unlock();
 	*err = rf_snapshot(mm, &ch->layout, &ch->nr_layout);
 	if (*err) {
 		kfree(ch);
@@ -577,9 +589,12 @@ static struct rf_child *rf_register(int *err)
 	ch->task = current;
 	mmgrab(mm);
 	ch->mm = mm;
-	rcu_read_lock();
-	ch->parent_tgid = rcu_dereference(current->real_parent)->tgid;
-	rcu_read_unlock();
+	if (rf_parent_gone(ch)) {
+		/* Reparented while registering: the new parent is not the P it was forked from. */
+		rf_child_free(&ch->ref);
+		*err = -ESRCH;
+		return NULL;
+	}
 
 	mutex_lock(&rf_children_lock);
 	list_for_each_entry(old, &rf_children, node) {
@@ -1501,4 +1516,5 @@ void cowlab_refork_exit(void)
 		rf_child_put(ch);
 	}
 	mutex_unlock(&rf_children_lock);
+	rf_probe_exit();
 }
