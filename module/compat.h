@@ -86,4 +86,11 @@ static inline void anon_vma_unlock_write(struct anon_vma *anon_vma)
 }
 #endif
 
+/* The workqueue for the GC works: system_wq is deprecated in 7.x (a log line per use). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#define cl_wq	system_dfl_wq
+#else
+#define cl_wq	system_wq
+#endif
+
 #endif /* COWLAB_COMPAT_H */

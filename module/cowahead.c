@@ -231,7 +231,7 @@ static void ca_gc(struct work_struct *work)
 		}
 	}
 	if (more)
-		queue_delayed_work(system_wq, &ca_gc_work, HZ);
+		queue_delayed_work(cl_wq, &ca_gc_work, HZ);
 }
 
 /* ---- the batch, in process context ------------------------------------ */
@@ -526,7 +526,7 @@ static void ca_fork_probe(void *data, struct task_struct *parent, struct task_st
 	ca_insert_locked(n);
 	spin_unlock(&ca_table_lock);
 	/* The GC may have stopped when it last saw no policy: this one needs collecting too. */
-	queue_delayed_work(system_wq, &ca_gc_work, HZ);
+	queue_delayed_work(cl_wq, &ca_gc_work, HZ);
 }
 
 static void ca_exec_probe(void *data, struct task_struct *task, pid_t old_pid,
@@ -562,7 +562,7 @@ static void ca_exec_probe(void *data, struct task_struct *task, pid_t old_pid,
 	}
 	spin_unlock(&ca_table_lock);
 	if (old)
-		mod_delayed_work(system_wq, &ca_gc_work, 0);
+		mod_delayed_work(cl_wq, &ca_gc_work, 0);
 }
 
 /* ---- ioctls -------------------------------------------------------------- */
@@ -642,7 +642,7 @@ static long ca_ioctl_set(void __user *arg)
 	if (old)
 		ca_bury_locked(old);
 	spin_unlock(&ca_table_lock);
-	mod_delayed_work(system_wq, &ca_gc_work, old ? 0 : HZ);
+	mod_delayed_work(cl_wq, &ca_gc_work, old ? 0 : HZ);
 out:
 	put_task_struct(task);
 	mmput(mm);

@@ -471,7 +471,7 @@ static void rf_gc_fn(struct work_struct *work)
 	more = !list_empty(&rf_children);
 	mutex_unlock(&rf_children_lock);
 	if (more && READ_ONCE(rf_ready))
-		queue_delayed_work(system_wq, &rf_gc_work, HZ);
+		queue_delayed_work(cl_wq, &rf_gc_work, HZ);
 }
 
 /* The live entry for @task (its mm is @mm), with a reference, or NULL. */
@@ -608,7 +608,7 @@ static struct rf_child *rf_register(int *err)
 	list_add(&ch->node, &rf_children);
 	kref_get(&ch->ref);		/* the caller's */
 	mutex_unlock(&rf_children_lock);
-	queue_delayed_work(system_wq, &rf_gc_work, HZ);
+	queue_delayed_work(cl_wq, &rf_gc_work, HZ);
 	return ch;
 }
 
