@@ -109,8 +109,8 @@ struct cowlab_cowahead_stats {
 /* cowlab_refork.flags */
 #define COWLAB_RF_STOPWORD	(1U << 0) /* stop once *stop_addr != stop_val */
 #define COWLAB_RF_RANGES	(1U << 1) /* sync only ranges[nr_ranges] */
-#define COWLAB_RF_VERIFY	(1U << 2) /* after a complete sync, compare every covered
-					   * entry too (the oracle of change tracking) */
+/* after a complete sync, compare every covered entry too (the oracle of change tracking) */
+#define COWLAB_RF_VERIFY	(1U << 2)
 #define COWLAB_RF_FLAGS		(COWLAB_RF_STOPWORD | COWLAB_RF_RANGES | COWLAB_RF_VERIFY)
 
 /*
@@ -160,8 +160,10 @@ struct cowlab_refork {
 	__u64 bytes_covered;	/* size of the covered mappings */
 	__u64 ns;		/* time spent in the call */
 	__u32 tracking;		/* COWLAB_RF_TRK_* */
-	__u32 verify_diffs;	/* VERIFY: entries the tracking missed (found different in a
-				 * chunk not marked since the sync passed it; re-copied) */
+	/* VERIFY: entries the tracking missed (different in a chunk not marked since the sync
+	 * passed it; re-copied)
+	 */
+	__u32 verify_diffs;
 	__u64 dirty_pending;	/* 2 MiB chunks still marked changed after this call */
 };
 

@@ -16,3 +16,28 @@ judge_log() {
 	fi
 	echo "# EXIT kernel-log/$1 0"
 }
+
+# On a kernel with kmemleak (the debug lane): kmemleak_start scans and clears what boot left,
+# kmemleak_judge WHAT then fails a pseudo-program "kmemleak" on anything WHAT left behind.
+kml=/sys/kernel/debug/kmemleak
+kmemleak_start() {
+	[ -w $kml ] || return 0
+	echo scan >$kml
+	echo clear >$kml
+}
+kmemleak_judge() {
+	[ -w $kml ] || return 0
+	echo "# PROGRAM kmemleak"
+	echo "1..1"
+	sleep 6		# kmemleak does not report objects younger than 5 s
+	echo scan >$kml
+	echo scan >$kml
+	leaks=$(cat $kml)
+	if [ -z "$leaks" ]; then
+		echo "ok 1 kmemleak: nothing leaked by $1"
+	else
+		echo "not ok 1 kmemleak: $1 leaked memory"
+		echo "$leaks" | head -60
+	fi
+	echo "# EXIT kmemleak 0"
+}

@@ -16,14 +16,10 @@ if [ "$1" = --skip ]; then
 	skip=" $* "
 	set --
 fi
-kml=/sys/kernel/debug/kmemleak
-if [ -w $kml ]; then
-	echo scan >$kml
-	echo clear >$kml
-fi
 progs=$*
 [ -n "$progs" ] || progs=$(ls /usr/local/bin | grep '^test_' | sort)
 . judge-log.sh
+kmemleak_start
 dmesg -c >/dev/null 2>&1
 for t in $progs; do
 	case $skip in *" $t "*) continue ;; esac
@@ -32,18 +28,4 @@ for t in $progs; do
 	echo "# EXIT $t $?"
 	judge_log "$t"
 done
-if [ -w $kml ]; then
-	echo "# PROGRAM kmemleak"
-	echo "1..1"
-	sleep 6		# kmemleak does not report objects younger than 5 s
-	echo scan >$kml
-	echo scan >$kml
-	leaks=$(cat $kml)
-	if [ -z "$leaks" ]; then
-		echo "ok 1 kmemleak: nothing leaked by the suite"
-	else
-		echo "not ok 1 kmemleak: the suite leaked memory"
-		echo "$leaks"
-	fi
-	echo "# EXIT kmemleak 0"
-fi
+kmemleak_judge "the suite"

@@ -21,14 +21,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 . judge-log.sh
+kmemleak_start
 
 if ! grep -q zram /proc/swaps && guest-modprobe zram num_devices=1 2>/dev/null; then
 	echo 512M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
-fi
-kml=/sys/kernel/debug/kmemleak
-if [ -w $kml ]; then
-	echo scan >$kml
-	echo clear >$kml
 fi
 dmesg -c >/dev/null 2>&1
 
@@ -75,18 +71,4 @@ fi
 echo "# EXIT unload 0"
 judge_log unload
 
-if [ -w $kml ]; then
-	echo "# PROGRAM kmemleak"
-	echo "1..1"
-	sleep 6		# kmemleak does not report objects younger than 5 s
-	echo scan >$kml
-	echo scan >$kml
-	leaks=$(cat $kml)
-	if [ -z "$leaks" ]; then
-		echo "ok 1 kmemleak: nothing leaked by the stress lane"
-	else
-		echo "not ok 1 kmemleak: the stress lane leaked memory"
-		echo "$leaks" | head -60 | sed 's/^/# /'
-	fi
-	echo "# EXIT kmemleak 0"
-fi
+kmemleak_judge "the stress lane"
