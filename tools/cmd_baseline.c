@@ -11,8 +11,11 @@
  *     equal: any difference fails;
  *   - timing ratios measured inside one run (cow-ahead write time / off,
  *     refork / full re-fork) fail only when they grow by more than the factor
- *     --ratio-tolerance (default 2): TCG timing is emulated and noisy, so only
- *     gross regressions count (a gross improvement is reported, not failed);
+ *     --ratio-tolerance (default 4): TCG timing is emulated and noisy (the same
+ *     build's refork/full ratio at 1% of 16 MiB was 0.121 in one boot and 0.262
+ *     in another, x2.16, on 6.1 in CI), so only gross regressions count, such
+ *     as change tracking lost (x8 at 1%); a gross improvement is reported, not
+ *     failed. Gating small timing changes is the icount lane's job;
  *   - a configuration of the baseline missing from the new run fails.
  * Raw times are never compared. `update` writes the new run as the baseline:
  * the only way the baseline changes.
@@ -52,7 +55,7 @@ static void usage(FILE *f)
 		"check: exact counts (COW traps, cow-ahead batches and pages, refork entries and runs\n"
 		"re-copied, fork-chain minor faults, page tables) must equal the baseline's; timing\n"
 		"ratios of one run (cow-ahead time / off, refork / full re-fork) fail when they grow\n"
-		"by more than the factor F (default 2); raw times are not compared. Exit 1 on any\n"
+		"by more than the factor F (default 4); raw times are not compared. Exit 1 on any\n"
 		"failure.\n"
 		"  --tap   print one TAP test per checked value (for make check)\n\n"
 		"update: make NEW the baseline (the only way it changes).\n");
@@ -211,7 +214,7 @@ int cmd_baseline(int argc, char **argv)
 	const char *base_path = NULL, *verb;
 	char err[1024], def[PATH_MAX];
 	struct tally t = { 0 };
-	double tol = 2;
+	double tol = 4;
 	json_t *neu, *base, *w;
 	const char *wname;
 	int c;

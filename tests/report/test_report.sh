@@ -42,7 +42,7 @@ mk() {
 	}' >"$1/results.json"
 }
 echo "TAP version 13"
-echo "1..31"
+echo "1..33"
 mk "$d/r1" 2026-11-20T10:00:00 1
 
 out=$("$cowlab" report "$d/r1" 2>&1); rc=$?
@@ -131,14 +131,21 @@ bl "$d/trap.json" 965 0.15 1
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/trap.json" 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "FAIL cowbench mode=16 pattern=seq: traps_wp exactly 965 (baseline 964)"
 ok $? "baseline: one COW trap more fails, and says which ($out)"
-bl "$d/ratio.json" 964 0.45 1
+bl "$d/ratio.json" 964 1.2 1
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio.json" 2>&1); rc=$?
-[ $rc = 1 ] && echo "$out" | grep -q "ratio_to_full 0.450, baseline 0.150"
-ok $? "baseline: refork/full re-fork ratio tripled fails ($out)"
-bl "$d/ratio2.json" 964 0.05 1
+[ $rc = 1 ] && echo "$out" | grep -q "FAIL reforkbench.*ratio_to_full 1.200, baseline 0.150 (x8.00"
+ok $? "baseline: refork/full re-fork ratio x8 (change tracking lost) fails ($out)"
+# The A/A spread CI saw between two boots of one build (0.121 and 0.262 on 6.1): not a failure.
+bl "$d/ratio3.json" 964 0.33 1
+out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio3.json" 2>&1); rc=$?
+[ $rc = 0 ]; ok $? "baseline: the ratio x2.2 (TCG's spread between boots) passes ($out)"
+out=$("$cowlab" baseline check --ratio-tolerance 2 --baseline "$d/base.json" "$d/ratio3.json" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "worse than x2 fails"
+ok $? "baseline: the same x2.2 with --ratio-tolerance 2 fails ($out)"
+bl "$d/ratio2.json" 964 0.03 1
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/ratio2.json" 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q "note: .*improved"
-ok $? "baseline: the ratio fell to a third: an improvement, noted, passes ($out)"
+ok $? "baseline: the ratio fell to a fifth: an improvement, noted, passes ($out)"
 sed 's/"mode": "16"/"mode": "32"/' "$d/same.json" >"$d/gone.json"
 out=$("$cowlab" baseline check --baseline "$d/base.json" "$d/gone.json" 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "missing from the new run"
