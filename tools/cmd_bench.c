@@ -79,7 +79,7 @@ static const struct workload baseline[] = {
 				      "--no-aslr" }, false },
 	/* 11: the median survives a burst of slow repetitions (seen: 3 of 5 at 3x in TCG) */
 	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1,100", "--reps", "11",
-					  "--preempt", "0" }, false },
+					  "--preempt", "0", "--budget-us", "0" }, false },
 };
 
 static const struct workload full[] = {
@@ -97,7 +97,7 @@ static const struct workload full[] = {
 	  false },
 	{ "traceoverhead", "traceoverhead", { "--reps", "9" }, true },
 	{ "reforkbench", "reforkbench", { "--sizes", "64M,256M,1G", "--reps", "5", "--preempt", "30",
-					  "--preempt-size", "256M" }, false },
+					  "--preempt-size", "256M", "--budget-us", "100,300,1000" }, false },
 	{ "specswap", "specswap", { "--setup-nullb", "3000", "--visits", "400", "--reps", "5" },
 	  false },
 };

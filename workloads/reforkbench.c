@@ -4,11 +4,17 @@
  * by a full re-fork, and how fast a refork stops when asked.
  *
  * For each parent size P maps SIZE bytes (4 KiB pages, THP off) and writes
- * every page. Then, same process, same run:
- *   full     kill C, reap it, fork a new C: P's time for the three;
+ * every page. Then, same process, same run, for each CHANGED%:
  *   refork   P writes CHANGED% of its pages (distinct pages, random order),
  *            then COWLAB_IOC_REFORK on C (only P's region: RANGES), complete;
  *            P's wall time for the ioctl and the module's counts;
+ *   full     P writes the same CHANGED% of its pages, then kills C, reaps it
+ *            and forks a new C: P's time for the three. Starting over after the
+ *            same changes, so that both free C's diverged copies (a full
+ *            re-fork measured after no change frees nothing: at 100% changed
+ *            C's exit frees as many pages as the refork releases);
+ *   budget   (at --budget-changed%) syncs with a --budget-us time budget,
+ *            called again until one completes: the calls it takes;
  *   preempt  (at --preempt-size) every page changed, a helper process flips the
  *            stop word after a random delay within the full sync time; the
  *            latency is the time from the flip to the ioctl's return.
@@ -73,10 +79,33 @@ static void usage(FILE *f)
 		"  -w, --warmup N          discarded warm-up repetitions (default 1)\n"
 		"  -p, --preempt N         stop-word samples (default 20, 0 = none)\n"
 		"      --preempt-size SIZE parent size for them (default: the second size)\n"
+		"      --budget-us LIST    time budgets of the budgeted syncs' calls, in us\n"
+		"                          (1..1000000; default 100, 0 = none)\n"
+		"      --budget-changed P  percent of pages changed before them (default 0.1)\n"
 		"  -j, --json FILE         write results as JSON (- for stdout)\n"
 		"  -q, --quiet             no table on stdout\n\n"
 		"Needs /dev/cowlab with refork (the guest of `cowlab vm`); without it the\n"
 		"JSON says unavailable and the exit status is 0.\n");
+}
+
+/* A comma-separated list of budgets in microseconds (1..1000000). */
+static int parse_budgets(const char *arg, double *out)
+{
+	char *list = strdup(arg), *tok, *save;
+	int n = 0;
+
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (n == MAX_FRACS || cl_parse_u64(tok, true, 1000000, &v)) {
+			cl_err("bad --budget-us '%s' (1 to 1000000 us, at most %d)", tok, MAX_FRACS);
+			free(list);
+			return -1;
+		}
+		out[n++] = (double)v;
+	}
+	free(list);
+	return n;
 }
 
 static void shuffle(void)
@@ -103,7 +132,8 @@ static void change(size_t n)
 		((uint64_t *)(mem + (size_t)order[i] * PAGE))[rnd() % (PAGE / 8)] = rnd();
 }
 
-static int refork(struct cl_spec *s, struct cowlab_refork *r, uint32_t flags, uint32_t *word)
+static int refork_budget(struct cl_spec *s, struct cowlab_refork *r, uint32_t flags, uint32_t *word,
+			 uint64_t budget_ns)
 {
 	static struct cowlab_range rg;
 
@@ -117,7 +147,46 @@ static int refork(struct cl_spec *s, struct cowlab_refork *r, uint32_t flags, ui
 		r->stop_addr = (uintptr_t)word;
 		r->stop_val = 0;
 	}
+	r->budget_ns = budget_ns;
 	return cowlab_refork(s, r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+}
+
+static int refork(struct cl_spec *s, struct cowlab_refork *r, uint32_t flags, uint32_t *word)
+{
+	return refork_budget(s, r, flags, word, 0);
+}
+
+/*
+ * Starting over after P changed @nchg pages: kill C, reap it, fork a new C.
+ * @us gets @reps times (after @warmup); the number kept is returned (-1: fork failed).
+ */
+static int full_refork(struct cl_spec *spec, int fd, size_t nchg, double *us, int reps,
+		       int warmup)
+{
+	int r, n = 0;
+
+	for (r = 0; r < reps + warmup; r++) {
+		uint64_t t0;
+		pid_t p;
+
+		change(nchg);
+		usleep(20000);		/* C settles */
+		cl_spec_wait_parked(spec);
+		t0 = cl_now_ns();
+		kill(spec->pid, SIGKILL);
+		waitpid(spec->pid, NULL, 0);
+		p = fork();
+		if (p == 0)
+			cl_spec_child(fd, NULL, NULL);
+		if (p < 0) {
+			cl_err("fork: %s", strerror(errno));
+			return -1;
+		}
+		if (r >= warmup)
+			us[n++] = (double)(cl_now_ns() - t0) / 1e3;
+		spec->pid = p;
+	}
+	return n;
 }
 
 static json_t *summary_obj(const char *name, double *x, size_t n)
@@ -161,18 +230,23 @@ bad:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PSIZE = 256 };
+	enum { OPT_PSIZE = 256, OPT_BUDGET, OPT_BCHANGED };
 	static const struct option lo[] = {
 		{ "sizes", required_argument, NULL, 's' }, { "changed", required_argument, NULL, 'c' },
 		{ "reps", required_argument, NULL, 'r' }, { "warmup", required_argument, NULL, 'w' },
 		{ "preempt", required_argument, NULL, 'p' },
 		{ "preempt-size", required_argument, NULL, OPT_PSIZE },
+		{ "budget-us", required_argument, NULL, OPT_BUDGET },
+		{ "budget-changed", required_argument, NULL, OPT_BCHANGED },
 		{ "json", required_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	double sizes[MAX_SIZES], fracs[MAX_FRACS];
 	int nsizes = -1, nfracs = -1, c, si, fi, r, fd;
-	uint64_t reps = 5, warmup = 1, npre = 20, psize = 0, v;
+	uint64_t reps = 5, warmup = 1, npre = 20, psize = 0, budget_us, v;
+	double budgets[MAX_FRACS];
+	int nbudgets = -1, bi;
+	double bchanged = 0.1;
 	const char *json = NULL;
 	bool quiet = false;
 	struct cowlab_version ver;
@@ -208,6 +282,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_BUDGET:
+			if (!strcmp(optarg, "0")) {
+				nbudgets = 0;
+				break;
+			}
+			nbudgets = parse_budgets(optarg, budgets);
+			if (nbudgets < 0)
+				return 2;
+			break;
+		case OPT_BCHANGED:
+			if (parse_list(optarg, &bchanged, 1, false, "--budget-changed percentage") != 1)
+				return 2;
+			break;
 		case 'j': json = optarg; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
@@ -222,6 +309,8 @@ int main(int argc, char **argv)
 		nsizes = parse_list("64M,256M,1G", sizes, MAX_SIZES, true, "size");
 	if (nfracs < 0)
 		nfracs = parse_list("0,0.1,1,10,100", fracs, MAX_FRACS, false, "changed percentage");
+	if (nbudgets < 0)
+		nbudgets = parse_budgets("100", budgets);
 	if (!psize)
 		psize = (uint64_t)sizes[nsizes > 1 ? 1 : 0];
 
@@ -255,7 +344,7 @@ int main(int argc, char **argv)
 		char label[32];
 		json_t *smp;
 		uint8_t *raw;
-		int n = 0;
+		int n = 0, nfull;
 
 		npages = size / PAGE;
 		/* 2 MiB-aligned, so that runs split at the same page-table boundaries every time */
@@ -272,42 +361,10 @@ int main(int argc, char **argv)
 		memset(mem, 1, npages * PAGE);
 		snprintf(label, sizeof(label), "%lluM", (unsigned long long)(size >> 20));
 
-		/* full re-fork: kill, reap, fork */
 		if (cl_spec_start(&spec, fd, NULL, NULL)) {
 			cl_err("fork: %s", strerror(errno));
 			return 1;
 		}
-		for (r = 0; r < (int)(reps + warmup); r++) {
-			uint64_t t0;
-			pid_t p;
-
-			usleep(20000);		/* C settles */
-			t0 = cl_now_ns();
-			kill(spec.pid, SIGKILL);
-			waitpid(spec.pid, NULL, 0);
-			p = fork();
-			if (p == 0)
-				cl_spec_child(fd, NULL, NULL);
-			if (p < 0) {
-				cl_err("fork: %s", strerror(errno));
-				return 1;
-			}
-			if (r >= (int)warmup)
-				full[n++] = (double)(cl_now_ns() - t0) / 1e3;
-			spec.pid = p;
-		}
-		cl_summarize(full, n, &s);
-		full_med = s.median;
-		smp = json_array();
-		for (r = 0; r < n; r++)
-			json_array_append_new(smp, json_pack("{s:f}", "us", full[r]));
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:o, s:o}", "kind", "full_refork",
-			"size_bytes", (json_int_t)size, "pages", (json_int_t)npages, "samples", smp,
-			"summary", summary_obj("us", full, n)));
-		if (!quiet)
-			printf("%8s %8s %12.0f %10s %12zu %12s %12s\n", label, "(full)", full_med,
-			       "1.000", npages, "-", "-");
-
 		for (fi = 0; fi < nfracs; fi++) {
 			size_t nchg = (size_t)(fracs[fi] / 100.0 * (double)npages + 0.5);
 			double *us = calloc(reps, sizeof(double)), *pu = calloc(reps, sizeof(double));
@@ -346,6 +403,21 @@ int main(int argc, char **argv)
 				cl_err("%s %s: every refork failed", label, chg);
 				return 1;
 			}
+			nfull = full_refork(&spec, fd, nchg, full, (int)reps, (int)warmup);
+			if (nfull < 0)
+				return 1;
+			cl_summarize(full, nfull, &s);
+			full_med = s.median;
+			smp = json_array();
+			for (r = 0; r < nfull; r++)
+				json_array_append_new(smp, json_pack("{s:f}", "us", full[r]));
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o}",
+				"kind", "full_refork", "changed", chg, "size_bytes", (json_int_t)size,
+				"pages", (json_int_t)npages, "pages_changed", (json_int_t)nchg,
+				"samples", smp, "summary", summary_obj("us", full, nfull)));
+			if (!quiet)
+				printf("%8s %8s %12.0f %10s %12s %12s %12s\n", label, chg, full_med,
+				       "(full)", "-", "-", "-");
 			cl_summarize(us, n, &s);
 			smp = json_array();
 			for (r = 0; r < n; r++)
@@ -372,6 +444,68 @@ int main(int argc, char **argv)
 			free(ps);
 			free(pu);
 			free(ru);
+		}
+
+		for (bi = 0; bi < nbudgets; bi++) {
+			size_t nchg = (size_t)(bchanged / 100.0 * (double)npages + 0.5);
+			double *calls = calloc(reps, sizeof(double)), *cus = calloc(reps, sizeof(double));
+			double *cpu = calloc(reps, sizeof(double));
+			int incomplete = 0;
+			char chg[32];
+
+			budget_us = (uint64_t)budgets[bi];
+			if (bchanged > 0 && nchg == 0)
+				nchg = 1;
+			snprintf(chg, sizeof(chg), "%g%%", bchanged);
+			refork(&spec, &rr, 0, NULL);		/* start from a synced C */
+			n = 0;
+			for (r = 0; r < (int)(reps + warmup); r++) {
+				uint64_t t0, upd = 0;
+				int k, ret = 0;
+
+				change(nchg);
+				cl_spec_wait_parked(&spec);
+				t0 = cl_now_ns();
+				/* A partial sync leaves C parked: call again until one completes. */
+				for (k = 1; k <= 10000; k++) {
+					ret = refork_budget(&spec, &rr, 0, NULL, budget_us * 1000);
+					upd += rr.ptes_updated;
+					if (ret || rr.status == COWLAB_RF_COMPLETE)
+						break;
+				}
+				if (ret || rr.status != COWLAB_RF_COMPLETE) {
+					incomplete++;
+					refork(&spec, &rr, 0, NULL);
+					continue;
+				}
+				if (r < (int)warmup)
+					continue;
+				cus[n] = (double)(cl_now_ns() - t0) / 1e3;
+				cpu[n] = (double)upd;
+				calls[n++] = k;
+			}
+			smp = json_array();
+			for (r = 0; r < n; r++)
+				json_array_append_new(smp, json_pack("{s:f, s:f, s:f}", "calls", calls[r],
+						      "us", cus[r], "ptes_updated", cpu[r]));
+			json_array_append_new(arr, json_pack(
+				"{s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, s:{s:o, s:o, s:o}}",
+				"kind", "budget", "changed", chg, "size_bytes", (json_int_t)size,
+				"pages", (json_int_t)npages, "pages_changed", (json_int_t)nchg,
+				"budget_us", (json_int_t)budget_us, "incomplete", incomplete,
+				"samples", smp, "summary", "calls", cl_summary_json(calls, n),
+				"us", cl_summary_json(cus, n), "ptes_updated", cl_summary_json(cpu, n)));
+			if (!quiet && n) {
+				cl_summarize(calls, n, &s);
+				printf("budget %s %s: %llu us budgets, median %.0f calls to complete (max %.0f)",
+				       label, chg, (unsigned long long)budget_us, s.median, s.max);
+				cl_summarize(cpu, n, &s);
+				printf(", %.0f entries re-copied in all (%zu pages changed)%s\n", s.median,
+				       nchg, incomplete ? ", some never completed" : "");
+			}
+			free(calls);
+			free(cus);
+			free(cpu);
 		}
 
 		if (npre && size == psize) {

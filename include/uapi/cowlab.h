@@ -80,10 +80,11 @@ struct cowlab_cowahead_stats {
  * of page-table entries that differ between P and C. The sync stops early, its
  * progress kept, when the time budget runs out, a signal is pending, or the
  * 32-bit stop word in P's memory no longer holds stop_val. Granularity: the
- * stop conditions are checked after every re-copied run of entries (at most 64
- * pages, or one PMD-mapped huge page) and after every 16 page-table ranges
- * (2 MiB of address space, at most 512 entries compared each) that compared
- * equal; the stop word also before the first range. A call completes only if
+ * stop conditions are checked after every re-copied run of entries (at most
+ * one page table's, 512 pages, or one PMD-mapped huge page) and after every 16
+ * page-table ranges that compared equal (each at most 2 MiB of address space
+ * and 512 entries; a COWLAB_RF_CHUNK_SIZE chunk, 16 entries, when tracked);
+ * the stop word also before the first range. A call completes only if
  * it compares every covered range before a stop condition holds. A stopped sync keeps a cursor and the next call resumes there,
  * going round to it (ranges already in sync cost only the comparison), so
  * every call makes progress. C leaves RF_WAIT only after a
@@ -115,7 +116,7 @@ struct cowlab_cowahead_stats {
 
 /*
  * cowlab_refork.tracking: how the call found what to compare. A sync compares
- * only the 2 MiB chunks marked changed since the last sync (every change to P's
+ * only the chunks (COWLAB_RF_CHUNK_SIZE) marked changed since the last sync (every change to P's
  * or C's page tables is marked: mmu-notifier invalidations, and page faults by a
  * kprobe on handle_mm_fault), unless tracking is unavailable for this child (no
  * kprobe, a notifier could not be registered, P is not the mm tracked): then it
@@ -135,6 +136,9 @@ struct cowlab_cowahead_stats {
 #define COWLAB_RF_STOP_WORD	2
 #define COWLAB_RF_STOP_SIGNAL	3
 
+/* Change tracking's granularity: a sync compares the chunks marked changed. */
+#define COWLAB_RF_CHUNK_SIZE	(64 * 1024)
+
 struct cowlab_range {
 	__u64 start;		/* page-aligned */
 	__u64 end;		/* page-aligned, > start */
@@ -153,7 +157,9 @@ struct cowlab_refork {
 	__u32 status;		/* COWLAB_RF_COMPLETE or COWLAB_RF_PARTIAL */
 	__u32 stop_reason;	/* COWLAB_RF_STOP_* */
 	__u64 generation;	/* C's sync generation after this call */
-	__u64 ranges_scanned;	/* page-table ranges (<= 2 MiB) compared */
+	__u64 ranges_scanned;	/* page-table ranges compared: each inside one PMD and,
+				 * when tracked, one COWLAB_RF_CHUNK_SIZE chunk
+				 */
 	__u64 ranges_updated;	/* runs of differing entries released and re-copied */
 	__u64 ptes_scanned;	/* entries compared (a PMD-mapped huge page counts 1) */
 	__u64 ptes_updated;	/* pages in the re-copied runs */
@@ -164,7 +170,7 @@ struct cowlab_refork {
 	 * passed it; re-copied)
 	 */
 	__u32 verify_diffs;
-	__u64 dirty_pending;	/* 2 MiB chunks still marked changed after this call */
+	__u64 dirty_pending;	/* chunks still marked changed after this call */
 };
 
 struct cowlab_rf_wait {
