@@ -78,7 +78,6 @@ typedef void cowlab_flush_tlb_mm_range_t(struct mm_struct *mm, unsigned long sta
 					 unsigned long end, unsigned int stride_shift,
 					 bool freed_tables);
 DEFINE_STATIC_CALL_NULL(cowlab_flush_tlb_mm_range, cowlab_flush_tlb_mm_range_t);
-#define RF_TLB_FLUSH_ALL	(-1UL)
 /*
  * Freeing one of C's PTE tables the way munmap does (mm/memory.c free_pgd_range() through an
  * mmu_gather: pmd cleared, nr_ptes and the memcg/NR_PAGETABLE accounting dropped, the TLB
@@ -744,6 +743,7 @@ struct rf_ctx {
 	struct rf_pair *pairs;
 	unsigned int nr_pairs;
 	struct vm_area_struct tmp_p, tmp_c;	/* narrowed copies for copy_page_range */
+	unsigned long flush_lo, flush_hi;	/* P's entries write-protected: flush these */
 	struct page *stop_page;
 	unsigned int stop_off;
 	u32 stop_val;
@@ -976,6 +976,8 @@ static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, 
 	rf_narrow(&x->tmp_p, pr->p, start, end);
 	rf_narrow(&x->tmp_c, pr->c, start, end);
 	x->copied = true;
+	x->flush_lo = min(x->flush_lo, start);
+	x->flush_hi = max(x->flush_hi, end);
 	x->res->ranges_updated++;
 	x->res->ptes_updated += (end - start) >> PAGE_SHIFT;
 	ret = static_call(cowlab_copy_page_range)(&x->tmp_c, &x->tmp_p);
@@ -1542,6 +1544,8 @@ static long rf_ioctl_refork(void __user *arg)
 		ret = rf_pairs_default(x, ch);
 	if (!ret)
 		ret = rf_lock_vmas(x);
+	x->flush_lo = ULONG_MAX;
+	x->flush_hi = 0;
 	if (!ret)
 		ret = rf_walk(x, ch);
 	if (!ret && (r.flags & COWLAB_RF_VERIFY) && r.status == COWLAB_RF_COMPLETE) {
@@ -1566,8 +1570,14 @@ static long rf_ioctl_refork(void __user *arg)
 	}
 	if (ret && x->copied)
 		ch->broken = true;	/* C may hold a released run: never resume it */
+	/*
+	 * P's entries that copy_page_range() write-protected lie in the runs re-copied: flush
+	 * those (a few pages are flushed one by one, more at once: the arch decides), not
+	 * all of P's TLB after a sync that changed three pages.
+	 */
 	if (x->copied)
-		static_call(cowlab_flush_tlb_mm_range)(x->pmm, 0UL, RF_TLB_FLUSH_ALL, 0UL, true);
+		static_call(cowlab_flush_tlb_mm_range)(x->pmm, x->flush_lo, x->flush_hi, PAGE_SHIFT,
+						       false);
 
 	mmap_write_unlock(x->cmm);
 	mmap_write_unlock(x->pmm);

@@ -170,8 +170,7 @@ static int full_refork(struct cl_spec *spec, int fd, size_t nchg, double *us, in
 		pid_t p;
 
 		change(nchg);
-		usleep(20000);		/* C settles */
-		cl_spec_wait_parked(spec);
+		usleep(20000);		/* C settles (parked, or still starting: a fresh C) */
 		t0 = cl_now_ns();
 		kill(spec->pid, SIGKILL);
 		waitpid(spec->pid, NULL, 0);

@@ -421,9 +421,10 @@ static void test_cowahead(void)
 }
 
 /*
- * reforkbench, 3 fractions x 4 repetitions, no warm-up: per fraction one
- * complete sync to start from, then per repetition a wait for C (one partial
- * call, stopped by its pre-flipped word) and a complete sync. The entries
+ * reforkbench, 3 fractions x 4 repetitions, no warm-up, no budgeted syncs: per
+ * fraction one complete sync to start from, then per repetition a wait for C
+ * (one partial call, stopped by its pre-flipped word) and a complete sync (the
+ * full re-forks after them make no refork call). The entries
  * re-copied must add up to what reforkbench itself recorded.
  */
 static void test_refork_probe(void)
@@ -438,7 +439,7 @@ static void test_refork_probe(void)
 	}
 	unlink("/tmp/rfb.json");
 	r = trace("--probes refork -- reforkbench --sizes 4M --changed 0,1,100 --reps 4 --warmup 0 "
-		  "--preempt 0 -q --json /tmp/rfb.json");
+		  "--preempt 0 --budget-us 0 -q --json /tmp/rfb.json");
 	j = json_load_file("/tmp/rfb.json", 0, NULL);
 	json_array_foreach(json_object_get(j, "configs"), i, c)
 		json_array_foreach(json_object_get(c, "samples"), k, s)
