@@ -1053,6 +1053,11 @@ static void test_tracking_faultaround(void)
 	cl_spec_start(&s, dev, child_round, NULL);
 	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
 	ret |= do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+	/*
+	 * C back in RF_WAIT before it may check: woken late, it would read checking = 1 for
+	 * this generation and wait for a go that never comes (seen on 6.1: C gone, ESRCH).
+	 */
+	ret |= cl_spec_wait_parked(&s);
 	(void)*(volatile uint8_t *)(R + 5 * PAGE);	/* one read fault at entry 8 of the table */
 	for (i = 0; i < NP; i++)
 		n += p_present(i);
