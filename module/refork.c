@@ -330,13 +330,15 @@ static bool rf_pmd_table(pmd_t pmd)
 /*
  * What one fault at @addr may change: only its own entry when that is present (a COW
  * break, a write-protect or NUMA-hinting fault, a huge PMD's fault: a PMD is one step of
- * a sync whichever of its chunks is marked). An empty or swapped-out entry may be filled
- * together with its neighbours, up to the whole page table inside the VMA: a read fault
- * in a file mapping maps a fault-around window (fault_around_bytes, up to 2 MiB, and from
- * the VMA's start when that is not aligned) and, on 6.18+, a large folio whole; a swap-in
- * maps a large folio found in the swap cache whole; an anonymous fault may allocate an
- * mTHP. (7.3 with only the faulting chunk marked: 336 entries missed after a read fault
- * in a private file mapping, found by the stress lane's VERIFY.)
+ * a sync whichever of its chunks is marked). An empty entry may be filled together with
+ * its neighbours, up to the whole page table inside the VMA: a read fault in a file
+ * mapping maps a fault-around window (fault_around_bytes, up to 2 MiB, and from the
+ * VMA's start when that is not aligned) and, on 6.18+, a large folio whole; an anonymous
+ * fault may allocate an mTHP, mapped writable (its other pages then change without a
+ * fault). A swapped-out entry may be swapped in with a large folio found in the swap
+ * cache, whose entries are the neighbours holding the next and previous slots: those.
+ * (7.3 with only the faulting chunk marked: 336 entries missed after a read fault in a
+ * private file mapping, found by the stress lane's VERIFY.)
  * The walk is lockless: the caller holds the VMA's lock or mmap_lock, which keeps the
  * upper tables; a PTE table freed meanwhile is freed after an RCU grace period, and a
  * kprobe handler runs with preemption off.
@@ -346,16 +348,39 @@ static void rf_fault_span(struct vm_area_struct *vma, unsigned long addr, unsign
 {
 	pmd_t *pmdp = rf_pmdp(vma->vm_mm, addr);
 	pmd_t pmd = pmdp ? READ_ONCE(*pmdp) : __pmd(0);
+	unsigned long lo = max(addr & PMD_MASK, vma->vm_start);
+	unsigned long hi = min((addr & PMD_MASK) + PMD_SIZE, vma->vm_end);
+	unsigned long slot, v;
+	pte_t *ptep, pte;
+	long i;
 
-	*s = addr & PAGE_MASK;
-	*e = *s + PAGE_SIZE;
+	addr &= PAGE_MASK;
+	*s = addr;
+	*e = addr + PAGE_SIZE;
 	if (!pmd_none(pmd) && !rf_pmd_table(pmd) && pmd_present(pmd))
 		return;		/* a huge PMD */
-	if (!pmd_none(pmd) && rf_pmd_table(pmd) &&
-	    pte_present(ptep_get_lockless(pte_offset_kernel(&pmd, addr))))
+	if (pmd_none(pmd) || !rf_pmd_table(pmd)) {
+		*s = lo;
+		*e = hi;
 		return;
-	*s = max(addr & PMD_MASK, vma->vm_start);
-	*e = min((addr & PMD_MASK) + PMD_SIZE, vma->vm_end);
+	}
+	ptep = pte_offset_kernel(&pmd, addr);
+	pte = ptep_get_lockless(ptep);
+	if (pte_present(pte))
+		return;
+	if (!cl_pte_swap_slot(pte, &slot)) {
+		*s = lo;	/* empty, or a migration or other non-swap entry */
+		*e = hi;
+		return;
+	}
+	for (i = 1; i <= (long)((addr - lo) >> PAGE_SHIFT); i++)
+		if (!cl_pte_swap_slot(ptep_get_lockless(ptep - i), &v) || v != slot - i)
+			break;
+	*s = addr - (i - 1) * PAGE_SIZE;
+	for (i = 1; i < (long)((hi - addr) >> PAGE_SHIFT); i++)
+		if (!cl_pte_swap_slot(ptep_get_lockless(ptep + i), &v) || v != slot + i)
+			break;
+	*e = addr + i * PAGE_SIZE;
 }
 
 /* handle_mm_fault(vma, address, flags, regs): mark what the fault may change in a tracked mm. */
