@@ -48,6 +48,9 @@ ST_SRC    := $(filter-out tests/stress/stresslib.c,$(wildcard tests/stress/*.c))
 ST_BIN    := $(ST_SRC:tests/stress/%.c=$(B)/bin/%)
 UT_SRC    := $(wildcard tests/unit/*.c)
 UT_BIN    := $(UT_SRC:tests/unit/%.c=$(B)/unit/%)
+# Man pages: one per command, from the markdown pages in docs/ (go-md2man).
+MAN_SRC   := $(wildcard docs/cowlab*.md)
+MAN_OUT   := $(MAN_SRC:docs/%.md=$(B)/man/%.1)
 MOD_SRC   := $(wildcard module/*.c module/*.h) module/Kbuild include/uapi/cowlab.h
 GUEST_BIN := $(B)/bin/cowlab $(WL_BIN) $(GT_BIN) $(GT_SH) $(ST_BIN)
 
@@ -57,7 +60,7 @@ KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
 .PHONY: stress all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
-        check check-fast check-unit check-debug bench baseline clean distclean
+        man check check-fast check-unit check-debug bench baseline clean distclean
 
 all: deps tools workloads tests modules images
 	$(Q)ln -sfn $(B)/bin/cowlab cowlab
@@ -67,10 +70,12 @@ help:
 	@echo "make deps       install missing Debian packages (run automatically)"
 	@echo "make kernels    fetch the pinned stock kernels (vm/kernels.conf) into $(CACHE)/"
 	@echo "make modules    cowlab.ko for every pinned kernel; module-host for the running kernel"
-	@echo "make check      all tests: host, VM harness, guest suite on 6.1, 6.12 and 6.12-debug"
+	@echo "make check      all tests: host, VM harness, guest suite and stress on every pinned kernel and 6.12-debug"
 	@echo "make check-fast the same without the debug-kernel lane"
 	@echo "make check-debug  only the debug lane: guest suite on KASAN/lockdep 6.12, lane self-test"
 	@echo "make bench      the main job: cowlab bench --suite quick (in the VM)"
+	@echo "make man        man pages from docs/cowlab*.md into $(B)/man/ (man -l $(B)/man/cowlab-trace.1)"
+	@echo "make check-unit host unit tests only (cmocka, and docs/ against --help)"
 	@echo "make baseline   refresh results/baseline/ (what make check compares a small run with)"
 	@echo "V=1             show commands"
 
@@ -154,6 +159,14 @@ tools: $(B)/bin/cowlab
 workloads: $(WL_BIN)
 tests: $(GT_BIN) $(UT_BIN) $(ST_BIN)
 
+# ---- man pages ---------------------------------------------------------------
+$(B)/man/%.1: docs/%.md tools/md2man | $(CACHE)/deps.stamp
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/md2man $< $@
+
+man: $(MAN_OUT)
+
 # ---- kernel module ----------------------------------------------------------
 # Built out of tree per kernel in its own directory (Kbuild writes next to the sources).
 $(B)/k/%/cowlab.ko: $(MOD_SRC) $(CACHE)/kernels/%/.complete
@@ -214,7 +227,8 @@ stress: all $(if $(filter %-debug,$(STRESS_K)),$(DEBUG_IMAGES))
 check-fast: all
 	$(Q)tests/run-all
 
-check-unit: tests
+# The docs test (tests/unit/test_docs.sh) reads the tool's --help: it needs the tool.
+check-unit: tests tools
 	$(Q)tests/run-all --unit-only
 
 # The debug-kernel lane: the guest suite on 6.12-debug (KASAN, lockdep, DEBUG_VM, PAGE_TABLE_CHECK,
