@@ -82,6 +82,21 @@ static const struct workload baseline[] = {
 					  "--preempt", "0", "--budget-us", "0" }, false },
 };
 
+/*
+ * The timing lane (cowlab bench --icount --suite icount): the core timings, in an
+ * instruction-counted guest, with repetitions enough for a median to hold at 0.5%.
+ */
+static const struct workload icount_suite[] = {
+	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M", "--reps", "7", "--variants", "fork",
+				      "--no-aslr" }, false },
+	{ "cowbench", "cowbench", { "--size", "8M", "--reps", "7", "--patterns", "seq",
+				    "--modes", "off,16,adaptive64", "--no-aslr" }, false },
+	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "5",
+				      "--no-aslr" }, false },
+	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1", "--reps", "7",
+					  "--preempt", "0", "--budget-us", "0" }, false },
+};
+
 static const struct workload full[] = {
 	{ "cowbench", "cowbench", { "--size", "256M", "--reps", "9", "--modes",
 				    "off,4,16,64,adaptive64,populate" }, false },
@@ -111,7 +126,8 @@ static void usage(FILE *f)
 		"(every raw sample, summaries, the environment), with each workload's log in logs/.\n\n"
 		"  --suite S      quick (default; under 10 minutes for both kernels), full,\n"
 		"                 smoke (seconds; what needs neither the module nor swap: for CI), or\n"
-		"                 baseline (exact counts for `cowlab baseline check`: for CI)\n"
+		"                 baseline (exact counts for `cowlab baseline check`: for CI), or\n"
+		"                 icount (the core timings, for --icount guests: the timing lane)\n"
 		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
 		"                 redisbgsave traceoverhead reforkbench specswap; full: also\n"
 		"                 cowbench_child)\n"
@@ -501,7 +517,7 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 		    const char *outdir, const char *label, const char *commit)
 {
 	char conf[PATH_MAX], line[256], date[16], dir[PATH_MAX], vmrun[PATH_MAX], all[16][32];
-	char done[16][PATH_MAX];
+	char done[16][PATH_MAX], inject[64];
 	const char *argv[64];
 	int i, j, n, status, failed = 0, nall = 0;
 	FILE *f;
@@ -539,6 +555,12 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 			argv[n++] = "--icount";
 		argv[n++] = "-o"; argv[n++] = dir;
 		argv[n++] = "--";
+		if (getenv("COWLAB_INJECT_PCT")) {	/* the timing lane's injected slowdown */
+			snprintf(inject, sizeof(inject), "COWLAB_INJECT_PCT=%s",
+				 getenv("COWLAB_INJECT_PCT"));
+			argv[n++] = "env";
+			argv[n++] = inject;
+		}
 		argv[n++] = "cowlab"; argv[n++] = "bench"; argv[n++] = "--host";
 		argv[n++] = "--suite"; argv[n++] = suite_name;
 		argv[n++] = "--label"; argv[n++] = label;
@@ -637,11 +659,14 @@ int cmd_bench(int argc, char **argv)
 	} else if (!strcmp(suite_name, "baseline")) {
 		suite = baseline;
 		n = ARRAY_SIZE(baseline);
+	} else if (!strcmp(suite_name, "icount")) {
+		suite = icount_suite;
+		n = ARRAY_SIZE(icount_suite);
 	} else if (!strcmp(suite_name, "smoke")) {
 		suite = smoke;
 		n = ARRAY_SIZE(smoke);
 	} else {
-		cl_err("bench: unknown suite '%s' (quick, full, smoke or baseline)", suite_name);
+		cl_err("bench: unknown suite '%s' (quick, full, smoke, baseline or icount)", suite_name);
 		return 2;
 	}
 	for (i = optind; i < argc; i++) {

@@ -176,6 +176,8 @@ json_t *cl_environment_json(void)
 	json_object_set_new(env, "accel", getenv("COWLAB_ACCEL") ? json_string(getenv("COWLAB_ACCEL"))
 								 : json_null());
 	json_object_set_new(env, "clock", json_string(cl_clock_kind()));
+	if (getenv("COWLAB_INJECT_PCT"))	/* a timing lane's injected slowdown: never a real run */
+		json_object_set_new(env, "inject_pct", json_real(atof(getenv("COWLAB_INJECT_PCT"))));
 	json_object_set_new(env, "kernel_name", getenv("COWLAB_KERNEL") ?
 			    json_string(getenv("COWLAB_KERNEL")) : json_null());
 	json_object_set_new(env, "kernel_packages", kernel_packages_json());
