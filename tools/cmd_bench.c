@@ -82,6 +82,21 @@ static const struct workload baseline[] = {
 					  "--preempt", "0", "--budget-us", "0" }, false },
 };
 
+/*
+ * The timing lane (cowlab bench --icount --suite icount): the core timings, in an
+ * instruction-counted guest, with repetitions enough for a median to hold at 0.5%.
+ */
+static const struct workload icount_suite[] = {
+	{ "forkbench", "forkbench", { "--sizes", "0,16M,64M", "--reps", "7", "--variants", "fork",
+				      "--no-aslr" }, false },
+	{ "cowbench", "cowbench", { "--size", "8M", "--reps", "7", "--patterns", "seq",
+				    "--modes", "off,16,adaptive64", "--no-aslr" }, false },
+	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "5",
+				      "--no-aslr" }, false },
+	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1", "--reps", "7",
+					  "--preempt", "0", "--budget-us", "0" }, false },
+};
+
 static const struct workload full[] = {
 	{ "cowbench", "cowbench", { "--size", "256M", "--reps", "9", "--modes",
 				    "off,4,16,64,adaptive64,populate" }, false },
@@ -106,12 +121,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cowlab bench [--suite quick|full] [WORKLOAD...] [--kernel K]... [--vm|--host]\n"
-		"                    [-o DIR] [--label L]\n\n"
+		"                    [-o DIR] [--label L] [--probes LIST] [--icount]\n\n"
 		"Run the benchmark suite and write results/<date>-<kernel>-<label>/results.json\n"
 		"(every raw sample, summaries, the environment), with each workload's log in logs/.\n\n"
 		"  --suite S      quick (default; under 10 minutes for both kernels), full,\n"
 		"                 smoke (seconds; what needs neither the module nor swap: for CI), or\n"
-		"                 baseline (exact counts for `cowlab baseline check`: for CI)\n"
+		"                 baseline (exact counts for `cowlab baseline check`: for CI), or\n"
+		"                 icount (the core timings, for --icount guests: the timing lane)\n"
 		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
 		"                 redisbgsave traceoverhead reforkbench specswap; full: also\n"
 		"                 cowbench_child)\n"
@@ -121,7 +137,10 @@ static void usage(FILE *f)
 		"  -o DIR         results directory (with --vm: DIR/<kernel>)\n"
 		"  --label L      the results directory's label (default: the suite name)\n"
 		"  --probes LIST  BPF probes attached around each workload (cowlab trace --help),\n"
-		"                 or none (default: all but faults)\n");
+		"                 or none (default: all but faults)\n"
+		"  --icount       with --vm: instruction-counted guests (cowlab vm --icount):\n"
+		"                 repeatable times that count instructions, not cache misses;\n"
+		"                 the label gets -icount\n");
 }
 
 static const char *bin_dir(void)
@@ -492,11 +511,13 @@ static void make_report(const char *dir)
 		printf("bench: report %s/report/report.html (and report.md)\n", dir);
 }
 
+static bool icount;
+
 static int bench_vm(char **kernels, int nk, const char *suite_name, char **only, int nonly,
 		    const char *outdir, const char *label, const char *commit)
 {
 	char conf[PATH_MAX], line[256], date[16], dir[PATH_MAX], vmrun[PATH_MAX], all[16][32];
-	char done[16][PATH_MAX];
+	char done[16][PATH_MAX], inject[64];
 	const char *argv[64];
 	int i, j, n, status, failed = 0, nall = 0;
 	FILE *f;
@@ -530,8 +551,16 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 		argv[n++] = "--cpus"; argv[n++] = "1";
 		argv[n++] = "--mem"; argv[n++] = "3G";
 		argv[n++] = "--timeout"; argv[n++] = "5400";
+		if (icount)
+			argv[n++] = "--icount";
 		argv[n++] = "-o"; argv[n++] = dir;
 		argv[n++] = "--";
+		if (getenv("COWLAB_INJECT_PCT")) {	/* the timing lane's injected slowdown */
+			snprintf(inject, sizeof(inject), "COWLAB_INJECT_PCT=%s",
+				 getenv("COWLAB_INJECT_PCT"));
+			argv[n++] = "env";
+			argv[n++] = inject;
+		}
 		argv[n++] = "cowlab"; argv[n++] = "bench"; argv[n++] = "--host";
 		argv[n++] = "--suite"; argv[n++] = suite_name;
 		argv[n++] = "--label"; argv[n++] = label;
@@ -556,7 +585,9 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 		}
 		snprintf(done[i], sizeof(done[i]), "%s", dir);
 	}
-	printf("\nbench: results (timings inside QEMU TCG are emulated: compare ratios within one run)\n");
+	printf("\nbench: results (%s)\n", icount ?
+	       "instruction-counted guest clock: times count instructions, not cache or TLB misses" :
+	       "timings inside QEMU TCG are emulated: compare ratios within one run");
 	for (i = 0; i < (nk ? nk : nall); i++)
 		headline(done[i]);
 	for (i = 0; i < (nk ? nk : nall); i++)
@@ -566,7 +597,8 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { OPT_SUITE = 256, OPT_KERNEL, OPT_VM, OPT_HOST, OPT_LABEL, OPT_COMMIT, OPT_PROBES };
+	enum { OPT_SUITE = 256, OPT_KERNEL, OPT_VM, OPT_HOST, OPT_LABEL, OPT_COMMIT, OPT_PROBES,
+	       OPT_ICOUNT };
 	static const struct option opts[] = {
 		{ "suite", required_argument, NULL, OPT_SUITE },
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -575,13 +607,14 @@ int cmd_bench(int argc, char **argv)
 		{ "label", required_argument, NULL, OPT_LABEL },
 		{ "commit", required_argument, NULL, OPT_COMMIT },
 		{ "probes", required_argument, NULL, OPT_PROBES },
+		{ "icount", no_argument, NULL, OPT_ICOUNT },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *suite_name = "quick", *label = NULL, *outdir = NULL;
 	char perr[512];
-	char *kernels[16], commit[64] = "", dir[PATH_MAX], date[16];
+	char *kernels[16], commit[64] = "", dir[PATH_MAX], date[16], deflabel[64];
 	const struct workload *suite;
 	int c, nk = 0, i, host = 0;
 	struct utsname u;
@@ -611,6 +644,7 @@ int cmd_bench(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_ICOUNT: icount = true; break;
 		case 'o': outdir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -625,11 +659,14 @@ int cmd_bench(int argc, char **argv)
 	} else if (!strcmp(suite_name, "baseline")) {
 		suite = baseline;
 		n = ARRAY_SIZE(baseline);
+	} else if (!strcmp(suite_name, "icount")) {
+		suite = icount_suite;
+		n = ARRAY_SIZE(icount_suite);
 	} else if (!strcmp(suite_name, "smoke")) {
 		suite = smoke;
 		n = ARRAY_SIZE(smoke);
 	} else {
-		cl_err("bench: unknown suite '%s' (quick, full, smoke or baseline)", suite_name);
+		cl_err("bench: unknown suite '%s' (quick, full, smoke, baseline or icount)", suite_name);
 		return 2;
 	}
 	for (i = optind; i < argc; i++) {
@@ -642,8 +679,10 @@ int cmd_bench(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!label)
-		label = suite_name;
+	if (!label) {
+		snprintf(deflabel, sizeof(deflabel), "%s%s", suite_name, icount ? "-icount" : "");
+		label = deflabel;
+	}
 	if (strchr(label, '/')) {
 		cl_err("bench: --label may not contain '/'");
 		return 2;
@@ -657,6 +696,10 @@ int cmd_bench(int argc, char **argv)
 		}
 		return bench_vm(kernels, nk, suite_name, argv + optind, argc - optind, outdir,
 				label, commit);
+	}
+	if (icount) {
+		cl_err("bench: --icount goes with --vm (it is a property of the guest's clock)");
+		return 2;
 	}
 	if (nk) {
 		cl_err("bench: --kernel goes with --vm (on the host the kernel is the running one)");

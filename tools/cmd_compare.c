@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "jsonout.h"
 #include "results.h"
 #include "stats.h"
 #include "util.h"
@@ -163,7 +164,7 @@ int cmd_compare(int argc, char **argv)
 	int c, nb = 0, nn = 0, regressions = 0, improvements = 0, compared = 0, partial = 0;
 	int ret = 2, idw = 13;
 	bool json = false, runs;
-	const char *wname, *test;
+	const char *wname, *test, *clock;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:a:b:n:i:jh", lo, NULL)) != -1) {
@@ -224,6 +225,18 @@ int cmd_compare(int argc, char **argv)
 	}
 	if (load_side(&base, bpath, nb) || load_side(&neu, npath, nn))
 		goto out;
+	/* Instruction-counted, emulated and real times measure different things: never mixed. */
+	clock = cl_clock_of(base.run[0]);
+	for (c = 0; c < nb + nn; c++) {
+		json_t *run = c < nb ? base.run[c] : neu.run[c - nb];
+
+		if (strcmp(cl_clock_of(run), clock)) {
+			cl_err("compare: %s has %s times, %s has %s times: not comparable (cowlab vm "
+			       "--icount runs compare only with icount runs)", bpath[0], clock,
+			       c < nb ? bpath[c] : npath[c - nb], cl_clock_of(run));
+			goto out;
+		}
+	}
 	for (c = 0; c < ninj; c++) {
 		size_t k = inject(&neu, inj_w[c], inj_f[c]);
 
@@ -327,7 +340,8 @@ int cmd_compare(int argc, char **argv)
 		}
 	}
 	if (json) {
-		json_t *o = json_pack("{s:o,s:s,s:i,s:i,s:f,s:f,s:i,s:i,s:i}", "rows", rows, "test", test,
+		json_t *o = json_pack("{s:o,s:s,s:s,s:i,s:i,s:f,s:f,s:i,s:i,s:i}", "rows", rows, "test", test,
+				      "clock", clock,
 				      "base_runs", nb, "new_runs", nn, "threshold_pct", threshold,
 				      "alpha", alpha, "compared", compared, "regressions", regressions,
 				      "improvements", improvements);
@@ -337,10 +351,10 @@ int cmd_compare(int argc, char **argv)
 		printf("\n");
 		json_decref(o);
 	} else {
-		printf("\n%d metrics compared (%s, alpha %g, threshold %g%%): %d significant "
-		       "regressions, %d significant improvements\n", compared,
+		printf("\n%d metrics compared (%s, alpha %g, threshold %g%%; %s times): %d "
+		       "significant regressions, %d significant improvements\n", compared,
 		       runs ? "Welch's t on run medians" : "Mann-Whitney U on raw samples", alpha,
-		       threshold, regressions, improvements);
+		       threshold, clock, regressions, improvements);
 		if (runs)
 			printf("runs: %d baseline, %d new; values are means of the runs' medians%s\n",
 			       nb, nn, partial ? "; some configurations are missing from some runs" : "");

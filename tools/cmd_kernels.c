@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "lib/jsonout.h"
 #include "lib/results.h"
 #include "lib/stats.h"
 #include "lib/util.h"
@@ -210,6 +211,11 @@ int cmd_kernels(int argc, char **argv)
 								"environment"), "accel"));
 
 		tcg |= a && !strcmp(a, "tcg");
+		if (strcmp(cl_clock_of(k[i].root), cl_clock_of(k[0].root))) {
+			cl_err("kernels: %s has %s times, %s has %s times: not comparable",
+			       k[0].name, cl_clock_of(k[0].root), k[i].name, cl_clock_of(k[i].root));
+			return 2;
+		}
 	}
 	if (mkdir(out, 0755) && errno != EEXIST) {
 		cl_err("kernels: %s: %s", out, strerror(errno));

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "jsonout.h"
 #include "results.h"
 #include "util.h"
 
@@ -35,6 +36,7 @@ struct report {
 	const char *out;		/* output directory */
 	json_t *root, *wl;
 	bool emulated;
+	bool icount;			/* emulated, with an instruction-counted clock */
 	char where[256];		/* "kernel 6.12.117, QEMU TCG (emulated times)" */
 	struct fig figs[16];
 	int nfigs;
@@ -519,7 +521,11 @@ static int write_docs(struct report *r, const char *src)
 	fprintf(md, "# cowlab report\n\nFrom `%s` (suite %s, commit %s, started %s).\n\n"
 		"Environment: %s.\n\n", src, str(r->root, "suite"), str(r->root, "commit"),
 		str(r->root, "started"), r->where);
-	if (r->emulated)
+	if (r->icount)
+		fprintf(md, "**Times are instruction counts** (QEMU TCG, `-icount shift=0`: 1 ns per "
+			"instruction): repeatable between runs, blind to cache and TLB misses and memory "
+			"bandwidth; not hardware numbers. Counts are exact.\n\n");
+	else if (r->emulated)
 		fprintf(md, "**Timings are emulated** (QEMU TCG): compare configurations of this run with "
 			"each other, by ratio; do not read them as hardware numbers. Counts are exact.\n\n");
 	fprintf(md, "Regenerate everything: `cowlab report %s -o %s`. Regenerate one figure: "
@@ -534,7 +540,11 @@ static int write_docs(struct report *r, const char *src)
 		str(r->root, "commit"), str(r->root, "started"));
 	html_escape(h, r->where);
 	fprintf(h, ".</p>\n");
-	if (r->emulated)
+	if (r->icount)
+		fprintf(h, "<p><b>Times are instruction counts</b> (QEMU TCG, icount: 1 ns per "
+			"instruction): repeatable, blind to cache and TLB misses; not hardware numbers. "
+			"Counts are exact.</p>\n");
+	else if (r->emulated)
 		fprintf(h, "<p><b>Timings are emulated</b> (QEMU TCG): compare configurations of this run "
 			"by ratio; they are not hardware numbers. Counts are exact.</p>\n");
 	for (i = 0; i < r->nfigs; i++) {
@@ -625,8 +635,10 @@ int cmd_report(int argc, char **argv)
 	}
 	env = json_object_get(r.root, "environment");
 	r.emulated = !strcmp(str(env, "accel"), "tcg");
+	r.icount = !strcmp(cl_clock_of(r.root), "icount");
 	snprintf(r.where, sizeof(r.where), "kernel %s, %s%s, %lld CPU%s", str(env, "kernel"),
 		 json_is_true(json_object_get(env, "cowlab_vm")) ? "cowlab VM, " : "host, ",
+		 r.icount ? "QEMU TCG icount: times count instructions" :
 		 r.emulated ? "QEMU TCG: times emulated" : str(env, "cpu"),
 		 (long long)json_integer_value(json_object_get(env, "cpus")),
 		 json_integer_value(json_object_get(env, "cpus")) == 1 ? "" : "s");

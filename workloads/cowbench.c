@@ -184,6 +184,7 @@ static int write_phase(char *r, size_t pages, const size_t *idx, size_t n, const
 		return -1;
 	for (k = 0; k < n; k++)
 		((volatile char *)r)[idx[k] * PAGE + 8] = (char)k;
+	cl_inject(t0);
 	t1 = cl_now_ns();
 	getrusage(RUSAGE_SELF, &ru1);
 	if (traps)

@@ -213,6 +213,7 @@ static int one(enum variant v, double *call_us, double *total_us)
 	default:
 		pid = clone(clone_child, stack + (64 << 10), CLONE_VM | SIGCHLD, NULL);
 	}
+	cl_inject(t0);
 	t1 = cl_now_ns();
 	if (pid < 0)
 		return -1;

@@ -72,6 +72,7 @@ static void descend(int level, int depth)
 		t0 = cl_now_ns();
 		for (i = 0; i < npages; i++)
 			mem[i * PAGE] = (char)level;
+		cl_inject(t0);
 		sh->cow_ns_per_page = (double)(cl_now_ns() - t0) / (double)(npages ? npages : 1);
 		getrusage(RUSAGE_SELF, &r1);
 		t0 = cl_now_ns();
@@ -91,6 +92,7 @@ static void descend(int level, int depth)
 		descend(level + 1, depth);
 		_exit(0);
 	}
+	cl_inject(t0);
 	sh->fork_us[level] = (double)(cl_now_ns() - t0) / 1e3;
 	waitpid(pid, &st, 0);
 }

@@ -181,6 +181,7 @@ static int full_refork(struct cl_spec *spec, int fd, size_t nchg, double *us, in
 			cl_err("fork: %s", strerror(errno));
 			return -1;
 		}
+		cl_inject(t0);
 		if (r >= warmup)
 			us[n++] = (double)(cl_now_ns() - t0) / 1e3;
 		spec->pid = p;
@@ -392,6 +393,7 @@ int main(int argc, char **argv)
 				}
 				if (r < (int)warmup)
 					continue;
+				cl_inject(t0);
 				us[n] = (double)(cl_now_ns() - t0) / 1e3;
 				pu[n] = (double)rr.ptes_updated;
 				ps[n] = (double)rr.ptes_scanned;

@@ -29,7 +29,7 @@ mk() {	# file factor_seq16 factor_seqoff
 		printf "]}}}}\n" }' >"$1"
 }
 echo "TAP version 13"
-echo "1..18"
+echo "1..21"
 mk "$d/a.json" 1 1
 mk "$d/b.json" 1 1
 mk "$d/slow.json" 1.2 1
@@ -111,4 +111,17 @@ ok $? "--inject into a workload that is not there: exit 2 ($out)"
 out=$(cowlab compare "$d/a.json" "$d/b.json" --inject cowbench 2>&1); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "bad --inject 'cowbench' (WORKLOAD:FACTOR"
 ok $? "--inject without a factor: exit 2 ($out)"
+# Clocks: instruction-counted times never compare with emulated or real ones.
+sed 's/"schema": 1,/"schema": 1, "environment": {"clock": "icount", "accel": "tcg"},/' "$d/a.json" >"$d/ia.json"
+sed 's/"schema": 1,/"schema": 1, "environment": {"clock": "icount", "accel": "tcg"},/' "$d/slow.json" >"$d/islow.json"
+sed 's/"schema": 1,/"schema": 1, "environment": {"accel": "tcg"},/' "$d/b.json" >"$d/tb.json"
+out=$(cowlab compare "$d/ia.json" "$d/tb.json" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "ia.json has icount times, .*tb.json has emulated times: not comparable"
+ok $? "an icount run against an emulated one: exit 2, says why ($out)"
+out=$(cowlab compare "$d/ia.json" "$d/islow.json" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "icount times): 1 significant regressions"
+ok $? "two icount runs compare, and say their clock (exit $rc)"
+out=$(cowlab compare -j "$d/a.json" "$d/b.json" 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q '"clock": "wall"'
+ok $? "runs without a clock field or accel are wall time, and the JSON names the clock (exit $rc)"
 [ $failed = 0 ]

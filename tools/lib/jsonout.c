@@ -128,6 +128,34 @@ static json_t *kernel_packages_json(void)
 	return o;
 }
 
+/*
+ * What the times of a run count: "icount" (a guest whose clock follows executed
+ * instructions: `cowlab vm --icount`), "emulated" (QEMU TCG wall time), or "wall" (real
+ * time: the host, or a KVM guest). Reports never mix them.
+ */
+const char *cl_clock_kind(void)
+{
+	const char *c = getenv("COWLAB_CLOCK"), *a = getenv("COWLAB_ACCEL");
+
+	if (c && !strcmp(c, "icount"))
+		return "icount";
+	if (a && !strcmp(a, "tcg"))
+		return "emulated";
+	return "wall";
+}
+
+/* The clock of a loaded results.json (runs from before "clock" existed: from "accel"). */
+const char *cl_clock_of(json_t *root)
+{
+	json_t *env = json_object_get(root, "environment");
+	const char *c = json_string_value(json_object_get(env, "clock"));
+	const char *a = json_string_value(json_object_get(env, "accel"));
+
+	if (c)
+		return c;
+	return a && !strcmp(a, "tcg") ? "emulated" : "wall";
+}
+
 json_t *cl_environment_json(void)
 {
 	char thp[128], cpu[256], buf[64];
@@ -147,6 +175,9 @@ json_t *cl_environment_json(void)
 	json_object_set_new(env, "hypervisor", json_boolean(under_hypervisor()));
 	json_object_set_new(env, "accel", getenv("COWLAB_ACCEL") ? json_string(getenv("COWLAB_ACCEL"))
 								 : json_null());
+	json_object_set_new(env, "clock", json_string(cl_clock_kind()));
+	if (getenv("COWLAB_INJECT_PCT"))	/* a timing lane's injected slowdown: never a real run */
+		json_object_set_new(env, "inject_pct", json_real(atof(getenv("COWLAB_INJECT_PCT"))));
 	json_object_set_new(env, "kernel_name", getenv("COWLAB_KERNEL") ?
 			    json_string(getenv("COWLAB_KERNEL")) : json_null());
 	json_object_set_new(env, "kernel_packages", kernel_packages_json());

@@ -11,6 +11,8 @@
 json_t *cl_summary_json(const double *x, size_t n);
 /* The environment every result records: kernel, CPU, VM or host, accelerator, THP, swap, versions. */
 json_t *cl_environment_json(void);
+const char *cl_clock_kind(void);
+const char *cl_clock_of(json_t *root);
 /* Write @o to @path ("-" = stdout), pretty-printed; 0 or -1 with a message. */
 int cl_json_write(json_t *o, const char *path);
 

@@ -101,6 +101,31 @@ uint64_t cl_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The injected slowdown of a timing lane's self-test: with COWLAB_INJECT_PCT=P in the
+ * environment, an interval a workload measures from @t0 is stretched by P% of what it
+ * took, busy (instructions, so an icount clock sees it as it sees any other work).
+ */
+void cl_inject(uint64_t t0)
+{
+	static double pct = -1;
+	uint64_t t1, end;
+
+	if (pct < 0) {
+		const char *e = getenv("COWLAB_INJECT_PCT");
+
+		pct = e ? atof(e) : 0;
+		if (pct < 0 || pct > 1000)
+			pct = 0;
+	}
+	if (!pct)
+		return;
+	t1 = cl_now_ns();
+	end = t1 + (uint64_t)((double)(t1 - t0) * pct / 100.0);
+	while (cl_now_ns() < end)
+		;
+}
+
 int cl_reexec_no_aslr(char **argv)
 {
 	char self[PATH_MAX];

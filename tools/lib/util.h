@@ -26,6 +26,8 @@ int cl_parse_choices(char *list, const char *const *names, int n, int *out, int 
 		     const char *what);
 
 uint64_t cl_now_ns(void);
+/* COWLAB_INJECT_PCT=P: stretch the interval measured since @t0 by P% (a timing lane's test). */
+void cl_inject(uint64_t t0);
 /*
  * Re-exec the running program (same argv) with address randomisation off, so
  * that layouts, and with them page-table and fault counts, repeat exactly.
