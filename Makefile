@@ -60,7 +60,8 @@ KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
 .PHONY: icount-lane stress all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
-        man check check-fast check-unit check-debug bench baseline clean distclean
+        man check check-fast check-unit check-debug bench baseline clean distclean \
+        install install-dkms-src deb check-deb
 
 all: deps tools workloads tests modules images
 	$(Q)ln -sfn $(B)/bin/cowlab cowlab
@@ -76,6 +77,9 @@ help:
 	@echo "make bench      the main job: cowlab bench --suite quick (in the VM)"
 	@echo "make man        man pages from docs/cowlab*.md into $(B)/man/ (man -l $(B)/man/cowlab-trace.1)"
 	@echo "make check-unit host unit tests only (cmocka, and docs/ against --help)"
+	@echo "make install    the command, workloads, man pages, docs (DESTDIR=, PREFIX=/usr/local)"
+	@echo "make deb        Debian packages cowlab and cowlab-dkms into $(B)/deb/"
+	@echo "make check-deb  install both in a clean chroot, DKMS-build the module, test it in the guest"
 	@echo "make baseline   refresh results/baseline/ (what make check compares a small run with)"
 	@echo "V=1             show commands"
 
@@ -204,6 +208,40 @@ $(B)/initramfs-user.cpio: $(GUEST_BIN) vm/init vm/guest-modprobe vm/mkinitramfs
 	$(Q)vm/mkinitramfs user $@ $(GUEST_BIN)
 
 images: $(KCPIO) $(B)/initramfs-user.cpio
+
+# ---- install and Debian packages ------------------------------------------------------
+# make install [DESTDIR=] [PREFIX=/usr/local]: the command and the workloads it runs under
+# PREFIX/lib/cowlab/bin (cowlab bench finds them next to itself), PREFIX/bin/cowlab a link,
+# man pages and docs. The BPF programs are inside the cowlab binary (skeletons).
+PREFIX   ?= /usr/local
+DKMS_SRC ?= /usr/src/cowlab-$(VERSION)
+VERSION  := $(shell sed -n 's/^\#define COWLAB_MODULE_VERSION[[:space:]]*"\(.*\)"/\1/p' module/cowlab.h)
+install: tools workloads man
+	install -d $(DESTDIR)$(PREFIX)/lib/cowlab/bin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/cowlab/docs
+	install -m 0755 $(B)/bin/cowlab $(WL_BIN) $(DESTDIR)$(PREFIX)/lib/cowlab/bin/
+	ln -sfn ../lib/cowlab/bin/cowlab $(DESTDIR)$(PREFIX)/bin/cowlab
+	install -m 0644 $(MAN_OUT) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/cowlab/
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cowlab/docs/
+
+# The module's sources as DKMS wants them (dkms.conf: module/ builds against include/).
+install-dkms-src:
+	install -d $(DESTDIR)$(DKMS_SRC)/module $(DESTDIR)$(DKMS_SRC)/include/uapi
+	install -m 0644 module/*.c module/*.h module/Kbuild module/Makefile $(DESTDIR)$(DKMS_SRC)/module/
+	install -m 0644 include/uapi/cowlab.h $(DESTDIR)$(DKMS_SRC)/include/uapi/
+
+# make deb: cowlab_VERSION_amd64.deb and cowlab-dkms_VERSION_all.deb in $(B)/deb/, built by
+# dpkg-buildpackage from a copy of the source tree (the files git knows, committed or not).
+deb: | $(CACHE)/deps.stamp
+	$(call msg,DEB,$(B)/deb)
+	$(Q)tools/make-deb $(B)/deb
+
+# The package test: make deb, install both into a clean Debian chroot with the pinned kernel's
+# headers (DKMS builds cowlab.ko there), load that cowlab.ko in the guest and run the module
+# suite, then purge and check that nothing is left.  make check-deb [KERNEL=6.12]
+check-deb: deb images
+	$(Q)tests/pkg/test-deb $(or $(KERNEL),6.12)
 
 # ---- tests and benchmarks ------------------------------------------------------------
 DEBUG_IMAGES := $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowlab_buggy.ko

@@ -244,6 +244,11 @@ int cmd_baseline(int argc, char **argv)
 		cl_err("baseline: %s", err);
 		return 2;
 	}
+	if (!base_path && !cl_checkout()) {
+		cl_err("baseline: the committed baselines are in a cowlab source checkout; this cowlab "
+		       "is installed: give --baseline FILE");
+		return 2;
+	}
 	if (!base_path) {
 		snprintf(def, sizeof(def), "%s/results/baseline/%s.json", cl_repo_root(), kernel_of(neu));
 		base_path = def;

@@ -522,6 +522,11 @@ static int bench_vm(char **kernels, int nk, const char *suite_name, char **only,
 	int i, j, n, status, failed = 0, nall = 0;
 	FILE *f;
 
+	if (!cl_checkout()) {
+		cl_err("bench: --vm needs a cowlab source checkout (the VM harness, vm/run), and this "
+		       "cowlab is installed (%s): run it without --vm on this host's kernel", cl_repo_root());
+		return 2;
+	}
 	if (!nk) {
 		snprintf(conf, sizeof(conf), "%s/vm/kernels.conf", cl_repo_root());
 		f = fopen(conf, "r");
@@ -708,7 +713,8 @@ int cmd_bench(int argc, char **argv)
 	if (!outdir) {
 		uname(&u);
 		today(date, sizeof(date));
-		snprintf(dir, sizeof(dir), "%s/results/%s-%s-%s", cl_repo_root(), date,
+		/* An installed cowlab writes under the current directory. */
+		snprintf(dir, sizeof(dir), "%s/results/%s-%s-%s", cl_checkout() ? cl_checkout() : ".", date,
 			 getenv("COWLAB_KERNEL") ? getenv("COWLAB_KERNEL") : u.release, label);
 		outdir = dir;
 	}

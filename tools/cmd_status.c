@@ -71,7 +71,8 @@ int cmd_status(int argc, char **argv)
 		case 'p': probes = true; break;
 		case 'h':
 			printf("usage: cowlab status [-j] [-p]\n\nShow whether the cowlab module is loaded, "
-			       "its ABI, version and features.\n  -p, --probes  also what each measuring "
+			       "its ABI, version and features.\n  -j, --json    JSON on standard output\n"
+			       "  -p, --probes  also what each measuring "
 			       "probe attaches to on this kernel\n                (root; attaches and detaches "
 			       "each once)\nExit status 0 when loaded, 1 when not.\n");
 			return 0;

@@ -18,6 +18,11 @@ int cmd_vm(int argc, char **argv)
 		cl_err("vm: already inside the cowlab guest");
 		return 2;
 	}
+	if (!cl_checkout()) {
+		cl_err("vm: the VM harness (vm/run) is part of a cowlab source checkout, and this "
+		       "cowlab is installed (under %s): clone the project and run its ./cowlab", cl_repo_root());
+		return 2;
+	}
 	snprintf(path, sizeof(path), "%s/vm/run", cl_repo_root());
 	argv[0] = path;
 	execv(path, argv);

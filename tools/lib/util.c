@@ -164,3 +164,11 @@ const char *cl_repo_root(void)
 	}
 	return root;
 }
+
+const char *cl_checkout(void)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/vm/run", cl_repo_root());
+	return access(path, X_OK) ? NULL : cl_repo_root();
+}

@@ -38,5 +38,9 @@ int cl_reexec_no_aslr(char **argv);
 
 /* The repository root, found from the running binary (build/bin/X -> ../..). */
 const char *cl_repo_root(void);
+/* The source checkout this cowlab runs from (the directory holding vm/run), or NULL when
+ * it is installed (make install, the cowlab package): the VM harness and the committed
+ * baselines live only in a checkout. */
+const char *cl_checkout(void);
 
 #endif
