@@ -237,10 +237,10 @@ deb: | $(CACHE)/deps.stamp
 	$(call msg,DEB,$(B)/deb)
 	$(Q)tools/make-deb $(B)/deb
 
-# The package test: make deb, install both into a clean Debian chroot with the pinned kernel's
+# The package test (tests/pkg/test-deb builds the packages itself): install both into a clean Debian chroot with the pinned kernel's
 # headers (DKMS builds cowlab.ko there), load that cowlab.ko in the guest and run the module
 # suite, then purge and check that nothing is left.  make check-deb [KERNEL=6.12]
-check-deb: deb images
+check-deb: images
 	$(Q)tests/pkg/test-deb $(or $(KERNEL),6.12)
 
 # ---- tests and benchmarks ------------------------------------------------------------
