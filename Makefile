@@ -59,7 +59,7 @@ KOS       := $(KERNELS:%=$(B)/k/%/cowlab.ko)
 KCPIO     := $(KERNELS:%=$(B)/k/%/initramfs-kernel.cpio)
 HOST_KDIR := /lib/modules/$(shell uname -r)/build
 
-.PHONY: icount-lane stress all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
+.PHONY: icount-lane icount-baseline stress all help deps kernels kernel-debug modules module-host tools workloads bpf tests images \
         man check check-fast check-unit check-debug bench baseline clean distclean \
         install install-dkms-src deb check-deb
 
@@ -81,6 +81,8 @@ help:
 	@echo "make deb        Debian packages cowlab and cowlab-dkms into $(B)/deb/"
 	@echo "make check-deb  install both in a clean chroot, DKMS-build the module, test it in the guest"
 	@echo "make baseline   refresh results/baseline/ (what make check compares a small run with)"
+	@echo "make icount-lane [KERNEL=6.12]   the instruction-counted timing lane (A/A, 1% injection, gate)"
+	@echo "make icount-baseline            refresh results/baseline/icount-<kernel>.json"
 	@echo "V=1             show commands"
 
 # ---- dependencies and kernels -------------------------------------------
@@ -252,11 +254,16 @@ DEBUG_IMAGES := $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowlab
 check: all $(if $(KERNEL),,$(DEBUG_IMAGES))
 	$(Q)tests/run-all $(if $(KERNEL),--kernel $(KERNEL),$(KERNELS:%=--kernel %) --kernel $(DEBUG_K) --lane-selftest)
 
-# The icount timing lane, outside make check until its A/A holds (issue 16): three
-# instruction-counted boots of `cowlab bench --suite icount` (A, A, 1% injected), TAP.
+# The icount timing lane (also in make check, per pinned kernel): three instruction-counted
+# boots of `cowlab bench --suite icount` (A, A, 1% injected) and the gate, TAP.
 #   make icount-lane [KERNEL=6.12]
 icount-lane: all
 	$(Q)tests/icount/lane $(or $(KERNEL),6.12)
+
+# Refresh results/baseline/icount-<kernel>.json (what the icount lane gates on) for every
+# pinned kernel, or KERNEL=; written only when that run's A/A and injection checks pass.
+icount-baseline: all
+	$(Q)for k in $(or $(KERNEL),$(KERNELS)); do ICOUNT_UPDATE=1 tests/icount/lane $$k || exit 1; done
 
 # The long randomized stress, outside CI: fresh seeds for DURATION seconds per program (refork,
 # cow-ahead, the ioctl fuzzer), then unload races, rmmod and (debug kernel) kmemleak.

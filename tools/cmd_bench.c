@@ -95,6 +95,9 @@ static const struct workload icount_suite[] = {
 				      "--no-aslr" }, false },
 	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1", "--reps", "7",
 					  "--preempt", "0", "--budget-us", "0" }, false },
+	/* probe overhead: probe_ns_per_event, instructions per BPF program run */
+	{ "traceoverhead", "traceoverhead", { "--size", "4M", "--reps", "5", "--fork-ops", "20",
+					      "--cow-ops", "2", "--bpf-stats" }, true },
 };
 
 static const struct workload full[] = {

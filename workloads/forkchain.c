@@ -89,6 +89,9 @@ static void descend(int level, int depth)
 	if (pid < 0)
 		return;
 	if (pid == 0) {
+		/* a child is a normal task (SCHED_RESET_ON_FORK): as the next measurer, it is
+		 * made one again (icount guests only) */
+		cl_timing_sched();
 		descend(level + 1, depth);
 		_exit(0);
 	}
@@ -115,6 +118,8 @@ int main(int argc, char **argv)
 	char *list = strdup("1,2,4,8,16"), *tok, *save;
 
 	cl_set_prog("forkchain");
+	if (cl_timing_sched() < 0)
+		fprintf(stderr, "forkchain: SCHED_FIFO for the icount clock: %s\n", strerror(errno));
 	while ((c = getopt_long(argc, argv, "s:d:r:w:j:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':

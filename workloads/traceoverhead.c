@@ -35,6 +35,7 @@ struct loop {
 	const char *name;
 	int ops;		/* operations per block */
 	double *off, *on;	/* ns per operation, one per block */
+	double *ev;		/* BPF program runs per operation in each "on" block (--bpf-stats) */
 	double bpf_ns, on_ns;	/* time in the BPF programs / in "on" blocks, all blocks */
 	uint64_t runs;		/* BPF program runs in "on" blocks */
 };
@@ -221,6 +222,7 @@ int main(int argc, char **argv)
 	for (l = 0; l < 2; l++) {
 		loops[l].off = calloc(reps, sizeof(double));
 		loops[l].on = calloc(reps, sizeof(double));
+		loops[l].ev = calloc(reps, sizeof(double));
 	}
 	/* a first block of each, untimed: page cache, caches, allocator */
 	if (fork_block(loops[0].ops / 4 + 1) || cow_block(1)) {
@@ -267,6 +269,7 @@ int main(int argc, char **argv)
 				if (p && !cl_probes_run_time(p, &ns1, &n1)) {
 					loops[l].bpf_ns += ns1 - ns0;
 					loops[l].runs += n1 - n0;
+					loops[l].ev[r] = (double)(n1 - n0) / loops[l].ops;
 					loops[l].on_ns += dt;
 				}
 			}
@@ -282,6 +285,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)(sz >> 20), (unsigned long long)reps);
 	for (l = 0; l < 2; l++) {
 		double *ratio = calloc(reps, sizeof(double)), lo, hi, ov, bpf_pct;
+		double *pe = calloc(reps, sizeof(double));
+		json_t *summ;
+		size_t pe_n;
 		struct cl_summary a, b, rs;
 		size_t k;
 
@@ -307,14 +313,32 @@ int main(int argc, char **argv)
 			       (double)loops[l].runs / (reps * loops[l].ops),
 			       loops[l].runs ? loops[l].bpf_ns / loops[l].runs : 0);
 		samples = json_array();
-		for (r = 0; r < (int)reps; r++)
-			json_array_append_new(samples, json_pack("{s:f,s:f}", "off_ns_per_op",
-					      loops[l].off[r], "on_ns_per_op", loops[l].on[r]));
+		pe_n = 0;
+		for (r = 0; r < (int)reps; r++) {
+			json_t *sm = json_pack("{s:f,s:f}", "off_ns_per_op", loops[l].off[r],
+					       "on_ns_per_op", loops[l].on[r]);
+
+			/*
+			 * With --bpf-stats: what one probe event costs the workload, the paired
+			 * on-off difference per BPF program run (in an icount guest, ns are
+			 * instructions; the statistics' own two clock reads per run included).
+			 */
+			if (stats_fd >= 0 && loops[l].ev[r] > 0) {
+				pe[pe_n] = (loops[l].on[r] - loops[l].off[r]) / loops[l].ev[r];
+				json_object_set_new(sm, "probe_ns_per_event", json_real(pe[pe_n++]));
+			}
+			json_array_append_new(samples, sm);
+		}
 		/* below 6 blocks there is no 95% interval: the range, and null for the CI */
-		json_array_append_new(jl, json_pack("{s:s,s:i,s:o,s:{s:o,s:o},s:f,s:o,s:o,s:f,s:f,s:f,s:f,s:I}",
+		summ = json_pack("{s:o,s:o}", "off_ns_per_op", cl_summary_json(loops[l].off, reps),
+				 "on_ns_per_op", cl_summary_json(loops[l].on, reps));
+		/* every block must have it, or none: compare pairs samples by position */
+		if (pe_n == reps)
+			json_object_set_new(summ, "probe_ns_per_event", cl_summary_json(pe, pe_n));
+		free(pe);
+		json_array_append_new(jl, json_pack("{s:s,s:i,s:o,s:o,s:f,s:o,s:o,s:f,s:f,s:f,s:f,s:I}",
 			"loop", loops[l].name, "ops_per_block", loops[l].ops, "samples", samples,
-			"summary", "off_ns_per_op", cl_summary_json(loops[l].off, reps),
-			"on_ns_per_op", cl_summary_json(loops[l].on, reps),
+			"summary", summ,
 			"overhead_pct", ov,
 			"ci95_low_pct", k ? json_real(100 * (lo - 1)) : json_null(),
 			"ci95_high_pct", k ? json_real(100 * (hi - 1)) : json_null(),

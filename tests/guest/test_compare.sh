@@ -29,7 +29,7 @@ mk() {	# file factor_seq16 factor_seqoff
 		printf "]}}}}\n" }' >"$1"
 }
 echo "TAP version 13"
-echo "1..21"
+echo "1..24"
 mk "$d/a.json" 1 1
 mk "$d/b.json" 1 1
 mk "$d/slow.json" 1.2 1
@@ -124,4 +124,16 @@ ok $? "two icount runs compare, and say their clock (exit $rc)"
 out=$(cowlab compare -j "$d/a.json" "$d/b.json" 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q '"clock": "wall"'
 ok $? "runs without a clock field or accel are wall time, and the JSON names the clock (exit $rc)"
+# --stat min: only mode=16's fastest sample is 1% slower (100 -> 101); its median is unchanged
+sed 's/"write_ms": 100.000/"write_ms": 101.000/2' "$d/a.json" >"$d/tail.json"
+out=$(cowlab compare -s min -t 0.5 "$d/a.json" "$d/tail.json" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | grep -c REGRESSION)" = 1 ] && echo "$out" | grep REGRESSION | grep -q "mode=16" &&
+	echo "$out" | grep -q "minima, threshold 0.5%" && cowlab compare -t 0.5 "$d/a.json" "$d/tail.json" >/dev/null
+ok $? "--stat min: a 1% slower minimum in mode=16 only is flagged at 0.5% without p (the medians are not) (exit $rc)"
+out=$(cowlab compare -s mean "$d/a.json" "$d/b.json" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "bad --stat 'mean' (median or min)"
+ok $? "--stat mean: exit 2 ($out)"
+out=$(cowlab compare -j -s min "$d/a.json" "$d/b.json" 2>&1); rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q '"stat": "min"'
+ok $? "-j names the statistic (exit $rc)"
 [ $failed = 0 ]

@@ -28,6 +28,8 @@ int cl_parse_choices(char *list, const char *const *names, int n, int *out, int 
 uint64_t cl_now_ns(void);
 /* COWLAB_INJECT_PCT=P: stretch the interval measured since @t0 by P% (a timing lane's test). */
 void cl_inject(uint64_t t0);
+/* icount guests: the measuring process is not preempted by its children (util.c). */
+int cl_timing_sched(void);
 /*
  * Re-exec the running program (same argv) with address randomisation off, so
  * that layouts, and with them page-table and fault counts, repeat exactly.
