@@ -423,8 +423,7 @@ int main(int argc, char **argv)
 	bool no_aslr = false;
 
 	cl_set_prog("cowbench");
-	if (cl_timing_sched() < 0)
-		fprintf(stderr, "cowbench: SCHED_FIFO for the icount clock: %s\n", strerror(errno));
+	cl_timing_sched();
 	while ((c = getopt_long(argc, argv, "s:p:m:r:w:j:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -252,8 +252,7 @@ int main(int argc, char **argv)
 	bool no_aslr = false;
 
 	cl_set_prog("forkbench");
-	if (cl_timing_sched() < 0)
-		fprintf(stderr, "forkbench: SCHED_FIFO for the icount clock: %s\n", strerror(errno));
+	cl_timing_sched();
 	while ((c = getopt_long(argc, argv, "s:v:l:t:r:w:j:qAh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': snprintf(sizes_s, sizeof(sizes_s), "%s", optarg); break;

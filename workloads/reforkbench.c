@@ -254,8 +254,7 @@ int main(int argc, char **argv)
 	json_t *root, *arr;
 
 	cl_set_prog("reforkbench");
-	if (cl_timing_sched() < 0)
-		fprintf(stderr, "reforkbench: SCHED_FIFO for the icount clock: %s\n", strerror(errno));
+	cl_timing_sched();
 	while ((c = getopt_long(argc, argv, "s:c:r:w:p:j:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -109,7 +109,7 @@ uint64_t cl_now_ns(void)
  * parent's fork() interval in some repetitions and not in others (seen: a 16 MiB fork without
  * THP measured 856 or 1984 us in one boot). Children run when the parent waits. The guest's
  * /init lifts RT throttling in such a guest (its 50 ms pauses would be counted as time).
- * Returns 1 when applied, 0 when not asked for, -1 when it failed (errno).
+ * Returns 1 when applied, 0 when not asked for, -1 when it failed (said on stderr).
  */
 int cl_timing_sched(void)
 {
@@ -118,8 +118,10 @@ int cl_timing_sched(void)
 
 	if (!c || strcmp(c, "icount"))
 		return 0;
-	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp)) {
+		cl_err("SCHED_FIFO for the icount clock: %s", strerror(errno));
 		return -1;
+	}
 	return 1;
 }
 
