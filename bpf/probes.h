@@ -36,6 +36,7 @@ enum cl_hist_id {
 	CL_H_CA_BATCH_PAGES,	/* pages it made writable (count, not ns) */
 	CL_H_REFORK,		/* cowlab module: one refork call (complete or partial sync) */
 	CL_H_REFORK_PTES,	/* entries it re-copied (count, not ns) */
+	CL_H_SWAP_ALLOC,	/* swap-slot allocation (folio_alloc_swap, or get_swap_pages) */
 	CL_H_NR,
 };
 

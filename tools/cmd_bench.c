@@ -52,6 +52,10 @@ static const struct workload quick[] = {
 	  false },
 	{ "specswap", "specswap", { "--setup-nullb", "3000", "--visits", "150", "--reps", "2" },
 	  false },
+	/* its own probes: copy_page_range per fork */
+	{ "lazyfork", "lazyfork", { "--sizes", "64M,256M", "--reps", "3" }, true },
+	{ "swapfrag", "swapfrag", { "--size", "256M", "--fills", "10,50,90", "--frag", "0,2",
+				    "--reps", "2" }, true },
 };
 
 /* Seconds, for CI on any host: every workload that needs neither the module nor swap. */
@@ -118,6 +122,9 @@ static const struct workload full[] = {
 					  "--preempt-size", "256M", "--budget-us", "100,300,1000" }, false },
 	{ "specswap", "specswap", { "--setup-nullb", "3000", "--visits", "400", "--reps", "5" },
 	  false },
+	{ "lazyfork", "lazyfork", { "--sizes", "64M,256M,1G", "--reps", "5" }, true },
+	{ "swapfrag", "swapfrag", { "--size", "512M", "--fills", "10,25,50,75,90,95",
+				    "--frag", "0,2,8,random", "--batch", "4M", "--reps", "3" }, true },
 };
 
 static void usage(FILE *f)
@@ -132,8 +139,8 @@ static void usage(FILE *f)
 		"                 baseline (exact counts for `cowlab baseline check`: for CI), or\n"
 		"                 icount (the core timings, for --icount guests: the timing lane)\n"
 		"  WORKLOAD       run only these (quick: cowbench forkbench forkchain swapbench\n"
-		"                 redisbgsave traceoverhead reforkbench specswap; full: also\n"
-		"                 cowbench_child)\n"
+		"                 redisbgsave traceoverhead reforkbench specswap lazyfork\n"
+		"                 swapfrag; full: also cowbench_child)\n"
 		"  --kernel K     with --vm: only this pinned kernel (repeatable; default: all)\n"
 		"  --vm           in QEMU on the pinned stock kernels, module loaded (default)\n"
 		"  --host         here, on the running kernel (the module if it is loaded)\n"

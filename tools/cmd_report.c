@@ -38,7 +38,7 @@ struct report {
 	bool emulated;
 	bool icount;			/* emulated, with an instruction-counted clock */
 	char where[256];		/* "kernel 6.12.117, QEMU TCG (emulated times)" */
-	struct fig figs[16];
+	struct fig figs[24];
 	int nfigs;
 	char missing[1024];
 };
@@ -50,7 +50,8 @@ static void usage(FILE *f)
 		"Figures and a report from DIR/results.json (cowlab bench): fork latency and page\n"
 		"tables vs RSS, COW-fault latency CDFs, cow-ahead trap and time ratios by window\n"
 		"and pattern, refork cost vs changed fraction beside a full re-fork, the speculative\n"
-		"swapping workload, swap latency CDFs, probe overhead. Writes NAME.dat, NAME.gp,\n"
+		"swapping workload, swap latency CDFs, probe overhead, the lazy page-table model\n"
+		"(lazyfork), swap-slot allocation vs fill (swapfrag). Writes NAME.dat, NAME.gp,\n"
 		"NAME.png and NAME.svg per figure, report.md and a self-contained report.html.\n\n"
 		"  -o, --out DIR   where to write (default: DIR/report)\n\n"
 		"exit status: 0 written, 1 nothing to plot or gnuplot failed, 2 bad input.\n");
@@ -476,6 +477,126 @@ static void fig_overhead(struct report *r)
 		"from alternating off/on blocks; error bars: distribution-free 95% CI of the median.");
 }
 
+static void fig_lazyfork(struct report *r)
+{
+	json_t *model = json_object_get(json_object_get(json_object_get(r->wl, "lazyfork"),
+					"result"), "model");
+	json_t *pred = json_object_get(model, "predictions"), *c;
+	double sizes[16], fr[32];
+	int ns = 0, nf = 0, i, k;
+	size_t j;
+	FILE *d, *g;
+
+	json_array_foreach(pred, j, c) {
+		for (i = 0; i < ns && sizes[i] != num(c, "size_bytes"); i++)
+			;
+		if (i == ns && ns < 16)
+			sizes[ns++] = num(c, "size_bytes");
+		for (i = 0; i < nf && fr[i] != num(c, "fraction"); i++)
+			;
+		if (i == nf && nf < 32)
+			fr[nf++] = num(c, "fraction");
+	}
+	if (!ns) {
+		missing(r, "lazyfork (the lazy page-table model)");
+		return;
+	}
+	d = open_out(r, "lazyfork", "dat");
+	g = open_out(r, "lazyfork", "gp");
+	if (!d || !g)
+		return;
+	fprintf(d, "fraction");
+	for (k = 0; k < ns; k++)
+		fprintf(d, " lazy:%gMiB eager:%gMiB", sizes[k] / (1 << 20), sizes[k] / (1 << 20));
+	fprintf(d, "\n");
+	for (i = 0; i < nf; i++) {
+		fprintf(d, "%g", fr[i] * 100);
+		for (k = 0; k < ns; k++) {
+			double lz = -1, eg = -1;
+
+			json_array_foreach(pred, j, c)
+				if (num(c, "size_bytes") == sizes[k] && num(c, "fraction") == fr[i]) {
+					lz = num(c, "lazy_total_us") / 1e3;
+					eg = num(c, "eager_total_us") / 1e3;
+				}
+			fprintf(d, lz < 0 ? " NaN NaN" : " %.4f %.4f", lz, eg);
+		}
+		fprintf(d, "\n");
+	}
+	fclose(d);
+	gp_head(r, g, "lazyfork", "Lazy, shared page tables at fork: predicted cost");
+	fprintf(g, "set xlabel 'page tables written after the fork (%%, log scale)'\n"
+		"set ylabel 'fork + unsharing (ms, model; log scale)'\nset logscale xy\n"
+		"plot for [k=0:%d] 'lazyfork.dat' using 1:(column(2+2*k)) with linespoints lw 2 "
+		"lc k+1 title columnhead(2+2*k), for [k=0:%d] '' using 1:(column(3+2*k)) with lines "
+		"dt 2 lc k+1 title columnhead(3+2*k)\n", ns - 1, ns - 1);
+	fclose(g);
+	add_fig(r, "lazyfork", "lazy page tables: fork + unsharing vs tables written",
+		"lazyfork's model: a fork that shares page tables and copies one at its first write "
+		"(solid), against today's eager copy (dashed), per parent size, from the measured "
+		"per-table copy time and the kernel's own cost of a first fault into a lazy table; "
+		"results.json model.validation has its check on MAP_SHARED with the error.");
+}
+
+static void fig_swapfrag(struct report *r)
+{
+	json_t *res = json_object_get(json_object_get(r->wl, "swapfrag"), "result");
+	json_t *cs = json_object_get(res, "configs"), *c;
+	const char *fr[8];
+	int fills[32], nfr = 0, nfl = 0, i, k;
+	size_t j;
+	FILE *d, *g;
+	char title[160];
+
+	json_array_foreach(cs, j, c) {
+		for (i = 0; i < nfr && strcmp(fr[i], str(c, "frag")); i++)
+			;
+		if (i == nfr && nfr < 8)
+			fr[nfr++] = str(c, "frag");
+		for (i = 0; i < nfl && fills[i] != (int)num(c, "fill_pct"); i++)
+			;
+		if (i == nfl && nfl < 32)
+			fills[nfl++] = (int)num(c, "fill_pct");
+	}
+	if (!nfr) {
+		missing(r, "swapfrag (swap-slot allocation vs fill)");
+		return;
+	}
+	d = open_out(r, "swapfrag", "dat");
+	g = open_out(r, "swapfrag", "gp");
+	if (!d || !g)
+		return;
+	fprintf(d, "fill");
+	for (k = 0; k < nfr; k++)
+		fprintf(d, " frag=%s", fr[k]);
+	fprintf(d, "\n");
+	for (i = 0; i < nfl; i++) {
+		fprintf(d, "%d", fills[i]);
+		for (k = 0; k < nfr; k++) {
+			double v = -1;
+
+			json_array_foreach(cs, j, c)
+				if (!strcmp(str(c, "frag"), fr[k]) && (int)num(c, "fill_pct") == fills[i])
+					v = median(c, "alloc_ns_per_slot");
+			fprintf(d, v < 0 ? " NaN" : " %.1f", v);
+		}
+		fprintf(d, "\n");
+	}
+	fclose(d);
+	snprintf(title, sizeof(title), "Swap-slot allocation as the device fills (%s)",
+		 str(json_object_get(res, "params"), "alloc_function"));
+	gp_head(r, g, "swapfrag", title);
+	fprintf(g, "set xlabel 'swap device in use (%%)'\nset yrange [0:*]\n"
+		"set ylabel 'allocator time per slot swapped out (ns, median)'\n"
+		"plot for [k=2:%d] 'swapfrag.dat' using 1:k with linespoints lw 2 title columnhead(k)\n",
+		nfr + 1);
+	fclose(g);
+	add_fig(r, "swapfrag", "swap-slot allocation vs fill and fragmentation",
+		"swapfrag: the slot allocator's time (BPF on the function named in the title) per page "
+		"swapped out, as its own zram device fills, with no holes, every k-th page freed, or "
+		"random frees.");
+}
+
 /* ---- output ------------------------------------------------------------------ */
 
 static int run_gnuplot(struct report *r)
@@ -654,6 +775,8 @@ int cmd_report(int argc, char **argv)
 		"BPF over the swapbench run: swap-in faults, swap reads, page writes to swap and memcg "
 		"reclaim, as cumulative distributions.");
 	fig_overhead(&r);
+	fig_lazyfork(&r);
+	fig_swapfrag(&r);
 	if (!r.nfigs) {
 		cl_err("report: nothing to plot in %s (missing: %s)", argv[optind], r.missing);
 		return 1;

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include "jsonout.h"
 #include "probelib.h"
 #include "stats.h"
+#include "sysutil.h"
 #include "util.h"
 
 #define MAX_MODES 8
@@ -211,7 +213,7 @@ int main(int argc, char **argv)
 	       "bpf_fork_us", "cow_copies", "rdb_cow_KiB", "pgtables_KiB");
 	fflush(stdout);	/* before any fork: a child must not flush a copy */
 	for (mi = 0; mi < nm; mi++) {
-		double fu[MAX_REPS], bu[MAX_REPS];
+		double fu[MAX_REPS], bu[MAX_REPS], tw[MAX_REPS];
 		json_t *conf, *samples = json_array();
 		struct cl_probe_opts po = { 0 };
 		struct cl_snapshot *s0 = calloc(1, sizeof(*s0)), *s1 = calloc(1, sizeof(*s1));
@@ -252,6 +254,7 @@ int main(int argc, char **argv)
 		pr = cl_probes_open(&po, err, sizeof(err));
 		for (r = 0; r < (int)reps; r++) {
 			long long fork_usec, cow_size, inprog = 1;
+			long tables = -1, written = -1;
 			double bpf_us = -1, cow = -1, pgt = -1;
 			pid_t bench;
 			int k;
@@ -275,9 +278,16 @@ int main(int argc, char **argv)
 			usleep(200000);
 			cli("BGSAVE", NULL, 0);
 			for (k = 0; k < 6000 && inprog; k++) {
+				long tp, tx;
+
 				usleep(50000);
 				if (!cli("INFO persistence", info, sizeof(info)))
 					inprog = info_field(info, "rdb_bgsave_in_progress");
+				/* while the child lives: the tables redis wrote into since the fork */
+				if (inprog && !cl_pt_regions(srv, 0, 0, &tp, &tx)) {
+					tables = tp;
+					written = tx;
+				}
 			}
 			waitpid(bench, NULL, 0);
 			cli("INFO stats", info + strlen(info), sizeof(info) - strlen(info));
@@ -299,18 +309,37 @@ int main(int argc, char **argv)
 				fu[n] = (double)fork_usec;
 				bu[n++] = bpf_us;
 			}
-			json_array_append_new(samples, json_pack("{s:I, s:f, s:f, s:I, s:f}",
+			if (n <= MAX_REPS && tables > 0)
+				tw[n - 1] = (double)written / tables;
+			else if (n <= MAX_REPS)
+				tw[n - 1] = NAN;
+			/*
+			 * tables_written: 2 MiB regions of redis holding a page it maps alone
+			 * (pagemap), at the last poll before the BGSAVE child exited: what a
+			 * lazy, shared-page-table fork would have unshared (lazyfork).
+			 */
+			json_array_append_new(samples, json_pack("{s:I, s:f, s:f, s:I, s:f, s:I, s:I}",
 				"latest_fork_usec", (json_int_t)fork_usec, "bpf_fork_us", bpf_us,
 				"cow_copies", cow, "rdb_last_cow_size", (json_int_t)cow_size,
-				"pgtables_kib", pgt));
+				"pgtables_kib", pgt, "tables_with_entries", (json_int_t)tables,
+				"tables_written", (json_int_t)written));
 		}
 		cli("SHUTDOWN NOSAVE", NULL, 0);
 		waitpid(srv, NULL, 0);
 		json_object_set_new(conf, "status", json_string("ok"));
 		json_object_set_new(conf, "bpf", pr ? json_string("ok") : json_string(err));
 		json_object_set_new(conf, "samples", samples);
-		json_object_set_new(conf, "summary", json_pack("{s:o, s:o}",
-			"latest_fork_usec", cl_summary_json(fu, n), "bpf_fork_us", cl_summary_json(bu, n)));
+		{
+			double t[MAX_REPS];
+			int m = 0, q;
+
+			for (q = 0; q < n; q++)
+				if (!isnan(tw[q]))
+					t[m++] = tw[q];
+			json_object_set_new(conf, "summary", json_pack("{s:o, s:o, s:o}",
+				"latest_fork_usec", cl_summary_json(fu, n), "bpf_fork_us",
+				cl_summary_json(bu, n), "fraction_tables_written", cl_summary_json(t, m)));
+		}
 		json_array_append_new(arr, conf);
 		cl_probes_close(pr);
 		free(s0);

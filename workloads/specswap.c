@@ -50,6 +50,7 @@
 #include "refork.h"
 #include "stats.h"
 #include "sysutil.h"
+#include "traps.h"
 #include "util.h"
 
 #define PAGE		4096UL
@@ -132,6 +133,7 @@ static void speculate(void *arg, uint64_t gen)
 struct run {
 	double runtime_ms, stall_ms, sync_ms, fork_ms;
 	long majflt, misses, syncs, complete, partial, busy, forks;
+	long p_wp_traps;	/* P's write-protect traps (COW): -1 without BPF */
 };
 
 static bool resident(size_t rec)
@@ -260,6 +262,8 @@ int main(int argc, char **argv)
 	bool quiet = false;
 	struct run *res[NMODES];
 	json_t *root, *arr;
+	struct cl_traps *traps;
+	char why[512];
 
 	cl_set_prog("specswap");
 	while ((c = getopt_long(argc, argv, "d:l:n:W:k:b:m:r:j:qh", lo, NULL)) != -1) {
@@ -360,22 +364,39 @@ int main(int argc, char **argv)
 	for (i = 0; i < nm; i++)
 		res[i] = calloc(reps, sizeof(struct run));
 	if (!quiet)
-		printf("%-7s %4s %11s %10s %8s %7s %6s %8s %8s %6s %9s\n", "mode", "rep", "runtime_ms",
-		       "stall_ms", "majflt", "misses", "syncs", "complete", "partial", "busy",
-		       "fork_ms");
+		printf("%-7s %4s %11s %10s %8s %7s %6s %8s %8s %6s %9s %8s\n", "mode", "rep",
+		       "runtime_ms", "stall_ms", "majflt", "misses", "syncs", "complete", "partial",
+		       "busy", "fork_ms", "P_cow");
+	/*
+	 * P's own write-protect traps per run (bpf/faults.bpf.c): beyond mode none's,
+	 * they are the COW faults P takes because a speculative child shares its pages:
+	 * what one-way COW (Fraser & Chang) would spare it (docs/one-way-cow.md).
+	 */
+	traps = cl_traps_open(why, sizeof(why));
+	if (!traps)
+		cl_err("no trap counts (%s): parent_wp_traps left out", why);
 	for (rep = 0; rep < (int)reps; rep++) {
 		for (i = 0; i < nm; i++) {
 			struct run *r = &res[i][rep];
+			uint64_t tr[COWLAB_FAULT_KINDS];
 
+			if (traps)
+				cl_traps_follow(traps, getpid());
 			if (run_once(modes[i], fd, (unsigned int)work, budget, visits, r)) {
 				cl_err("%s: cannot start the speculative child: %s", mode_names[modes[i]],
 				       strerror(errno));
 				return 1;
 			}
+			r->p_wp_traps = -1;
+			if (traps) {
+				cl_traps_read(traps, tr);
+				r->p_wp_traps = (long)tr[COWLAB_FAULT_WP];
+			}
 			if (!quiet)
-				printf("%-7s %4d %11.1f %10.1f %8ld %7ld %6ld %8ld %8ld %6ld %9.1f\n",
+				printf("%-7s %4d %11.1f %10.1f %8ld %7ld %6ld %8ld %8ld %6ld %9.1f %8ld\n",
 				       mode_names[modes[i]], rep, r->runtime_ms, r->stall_ms, r->majflt,
-				       r->misses, r->syncs, r->complete, r->partial, r->busy, r->fork_ms);
+				       r->misses, r->syncs, r->complete, r->partial, r->busy, r->fork_ms,
+				       r->p_wp_traps);
 		}
 	}
 	if (saved_pc[0]) {
@@ -395,7 +416,7 @@ int main(int argc, char **argv)
 			 "disk_delay_us", (json_int_t)delay, "reps", (json_int_t)reps);
 	arr = json_array();
 	for (i = 0; i < nm; i++) {
-		double rt[MAX_REPS], sl[MAX_REPS], mf[MAX_REPS], sy[MAX_REPS];
+		double rt[MAX_REPS], sl[MAX_REPS], mf[MAX_REPS], sy[MAX_REPS], wp[MAX_REPS];
 		json_t *smp = json_array();
 		long syncs = 0, complete = 0;
 
@@ -409,6 +430,7 @@ int main(int argc, char **argv)
 				  r->forks ? r->fork_ms * 1e3 / (double)r->forks : 0;
 			syncs += r->syncs;
 			complete += r->complete;
+			wp[rep] = (double)r->p_wp_traps;
 			json_array_append_new(smp, json_pack(
 				"{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f}",
 				"runtime_ms", r->runtime_ms, "stall_ms", r->stall_ms,
@@ -417,6 +439,8 @@ int main(int argc, char **argv)
 				"syncs_partial", (json_int_t)r->partial, "child_busy", (json_int_t)r->busy,
 				"sync_ms", r->sync_ms, "forks", (json_int_t)r->forks,
 				"fork_ms", r->fork_ms));
+			json_object_set_new(json_array_get(smp, rep), "parent_wp_traps",
+					    json_integer(r->p_wp_traps));
 		}
 		json_array_append_new(arr, json_pack(
 			"{s:s, s:I, s:o, s:f, s:{s:o, s:o, s:o, s:o}}", "mode", mode_names[modes[i]],
@@ -425,6 +449,9 @@ int main(int argc, char **argv)
 			"summary", "runtime_ms", cl_summary_json(rt, reps), "stall_ms",
 			cl_summary_json(sl, reps), "majflt", cl_summary_json(mf, reps),
 			"per_sync_or_fork_us", cl_summary_json(sy, reps)));
+		if (traps)
+			json_object_set_new(json_object_get(json_array_get(arr, i), "summary"),
+					    "parent_wp_traps", cl_summary_json(wp, reps));
 	}
 	json_object_set_new(root, "configs", arr);
 	if (skipped)

@@ -125,8 +125,9 @@ static bool attached(json_t *r, const char *probe)
 static const char *const all_probes[] = {
 	"fork", "firstrun", "dup_mmap", "copy_page_range", "pgtables", "cow", "faults",
 	"swapin", "swapread", "swapout", "reclaim", "memcg_reclaim", "cowahead", "refork",
+	"swapalloc",
 };
-#define NPROBES 14
+#define NPROBES 15
 
 static void test_list(void)
 {
@@ -371,12 +372,13 @@ static void test_filters(void)
 static void test_swap(void)
 {
 	const char *cg = "/sys/fs/cgroup/cowlab-test-swap";
-	static const char *const h[] = { "swapout", "swapin", "swapread", "memcg_reclaim" };
+	static const char *const h[] = { "swapout", "swapin", "swapread", "memcg_reclaim",
+					 "swapalloc" };
 	json_t *r;
 	int i, ok;
 
 	if (!guest) {
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < 6; i++)
 			tap_skip("swap under a memory cgroup runs in the guest");
 		return;
 	}
@@ -388,9 +390,9 @@ static void test_swap(void)
 			  "echo +memory > /sys/fs/cgroup/cgroup.subtree_control") == 0;
 	mkdir(cg, 0755);
 	ok = ok && system("echo 16M > /sys/fs/cgroup/cowlab-test-swap/memory.max") == 0;
-	r = ok ? trace("--probes swapin,swapread,swapout,memcg_reclaim,faults -- sh -c "
+	r = ok ? trace("--probes swapin,swapread,swapout,memcg_reclaim,swapalloc,faults -- sh -c "
 		       "'echo $$ > %s/cgroup.procs && exec forkcow -s 48'", cg) : NULL;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		tap_ok(r && hist(r, h[i], "count") > 0, "memcg 16M, 48 MiB touched, zram swap: "
 		       "%s %lld events, p50 %.0f ns via %s", h[i], r ? hist(r, h[i], "count") : -1,
 		       r ? histf(r, h[i], "p50") : -1, r ? method(r, h[i]) : "-");
@@ -514,7 +516,7 @@ int main(int argc, char **argv)
 	}
 	/* a host where fentry or kprobes work gets the full per-method checks */
 	host_full = !guest && system("cowlab trace --list --probes dup_mmap >/dev/null 2>&1") == 0;
-	tap_plan(NPROBES + (guest ? 8 + 7 + 6 : host_full ? 8 : 6) + 3 + (guest ? 2 : 1) + 3 + 5 +
+	tap_plan(NPROBES + (guest ? 8 + 7 + 6 : host_full ? 8 : 6) + 3 + (guest ? 2 : 1) + 3 + 6 +
 		 1 + 1 + 1 + 5);
 	tap_diag("%s", guest ? "guest: every probe must attach" : "host: what this kernel allows");
 

@@ -156,6 +156,17 @@ static const struct desc descs[CL_P_NR] = {
 		{ { "tp_refork", "cowlab_refork" } }, false, NULL,
 		{ CL_H_REFORK, CL_H_REFORK_PTES, END }, { CL_C_RF_COMPLETE, CL_C_RF_PARTIAL, END },
 	},
+	/*
+	 * 6.1-6.12: folio_alloc_swap() takes a slot from a per-CPU cache that
+	 * get_swap_pages() refills 64 at a time (the cluster scanner); 6.13 on drop
+	 * the cache and folio_alloc_swap() allocates from per-CPU clusters itself.
+	 */
+	[CL_P_SWAPALLOC] = {
+		"swapalloc", "swap-slot allocation (folio_alloc_swap; else the refill get_swap_pages)",
+		{ { "folio_alloc_swap" }, { "get_swap_pages" } },
+		"fe_swapalloc", "fx_swapalloc", NULL, "kp_swapalloc", "kr_swapalloc",
+		{ 0 }, NULL, NULL, { { 0 } }, false, NULL, { CL_H_SWAP_ALLOC, END }, { END },
+	},
 };
 
 static const char *const hist_names[CL_H_NR] = {
@@ -172,6 +183,7 @@ static const char *const hist_names[CL_H_NR] = {
 	[CL_H_DIRECT_RECLAIM] = "reclaim", [CL_H_MEMCG_RECLAIM] = "memcg_reclaim",
 	[CL_H_CA_BATCH_NS] = "cowahead.batch", [CL_H_CA_BATCH_PAGES] = "cowahead.batch_pages",
 	[CL_H_REFORK] = "refork.sync", [CL_H_REFORK_PTES] = "refork.ptes_updated",
+	[CL_H_SWAP_ALLOC] = "swapalloc",
 };
 
 static const char *const counter_names[CL_C_NR] = {
