@@ -227,8 +227,12 @@ badfrag:
 	}
 	if (zram_make(size) || dev_use(&size_kb, &used_kb) || cl_memcg_join("swapfrag", limit))
 		return 1;
-	/* room to refill after freeing up to half of the pages, and what stays resident */
-	npages = (size_t)(size / PAGE) * 2 + (size_t)(limit / PAGE) * 2;
+	/*
+	 * Room to refill after each level's frees (every 2nd page freed at every level
+	 * writes about twice the device by 95%), and what stays resident. Virtual only
+	 * (MAP_NORESERVE); pages freed cost nothing.
+	 */
+	npages = (size_t)(size / PAGE) * 4 + (size_t)(limit / PAGE) * 2;
 	nb = (size_t)(batch / PAGE);
 	region = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
 		      MAP_NORESERVE, -1, 0);
