@@ -74,9 +74,11 @@ static void zram_remove(void)
 
 	if (zid < 0)
 		return;
-	swapoff(zdev);
+	if (swapoff(zdev))
+		cl_err("swapoff %s: %s", zdev, strerror(errno));
 	snprintf(buf, sizeof(buf), "%d", zid);
-	cl_write_file("/sys/class/zram-control/hot_remove", buf);
+	if (cl_write_file("/sys/class/zram-control/hot_remove", buf))
+		cl_err("cannot remove zram%d", zid);
 	zid = -1;
 }
 

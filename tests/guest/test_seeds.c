@@ -110,8 +110,9 @@ static void test_lazyfork(void)
 		tap_skip("lazyfork BPF: copy_page_range not attachable on this host");
 	tap_ok(json_is_number(json_object_get(model, "c_copy_us_per_table")) &&
 	       num(model, "c_copy_us_per_table") > 0 &&
-	       json_array_size(json_object_get(model, "predictions")) == 4 * 2,
-	       "lazyfork model: %.3f us per table copied, %zu predictions (4 sizes x 2 fractions)",
+	       json_array_size(json_object_get(model, "predictions")) == 5 * 2,
+	       "lazyfork model: %.3f us per table copied, %zu predictions (want 10: the 4 model "
+	       "sizes and 16M, x 2 fractions)",
 	       num(model, "c_copy_us_per_table"),
 	       json_array_size(json_object_get(model, "predictions")));
 	json_decref(root);
@@ -141,29 +142,36 @@ static void test_swapfrag(void)
 		tap_skip("swapfrag: in the guest");
 		return;
 	}
-	rc = run("swapfrag --size 32M --fills 20,60 --frag 0,2 --batch 1M --reps 2 "
+	rc = run("swapfrag --size 96M --fills 20,60 --frag 0,2 --batch 4M --reps 2 "
 		 "-j /tmp/sf.json", err, sizeof(err));
 	root = rc == 0 ? json_load_file("/tmp/sf.json", 0, NULL) : NULL;
 	fn = json_string_value(json_object_get(json_object_get(root, "params"), "alloc_function"));
 	json_array_foreach(json_object_get(root, "configs"), i, c)
 		json_array_foreach(json_object_get(c, "samples"), j, s) {
 			n++;
-			/* 256 new pages in a cgroup at its limit push about as many out */
-			bad += num(s, "pswpout") < 200 || num(s, "used_pct_before") < num(c, "fill_pct");
+			/*
+			 * 1024 new pages in a cgroup at its limit push about as many out (some of
+			 * the reclaim may take the cgroup's file pages instead: half is required)
+			 */
+			bad += num(s, "pswpout") < 512 || num(s, "used_pct_before") < num(c, "fill_pct");
 			calls += num(s, "alloc_calls") > 0;
 		}
-	tap_ok(root && n == 8 && !bad, "swapfrag: exit %d, %d batches, %d of them with < 200 pages "
+	tap_ok(root && n == 8 && !bad, "swapfrag: exit %d, %d batches, %d of them with < 512 pages "
 	       "swapped out or below their fill level %s", rc, n, bad, rc ? err : "");
 	tap_ok(fn && (!strcmp(fn, "folio_alloc_swap") || !strcmp(fn, "get_swap_pages")) &&
 	       calls == n, "swapfrag: the allocator probe (%s) ran in %d of %d batches", fn ? fn : "-",
 	       calls, n);
 	json_decref(root);
+	bad = 0;
 	f = fopen("/proc/swaps", "r");
 	while (f && fgets(line, sizeof(line), f))
-		bad += strstr(line, "32767") != NULL;
+		if (strstr(line, "32767")) {
+			bad++;
+			tap_diag("still on: %s", line);
+		}
 	if (f)
 		fclose(f);
-	tap_ok(f && !bad, "swapfrag: its swap device is gone afterwards (/proc/swaps)");
+	tap_ok(f && !bad, "swapfrag: its swap device is gone afterwards (/proc/swaps) %s", err);
 }
 
 int main(void)
