@@ -177,7 +177,7 @@ static void test_swapfrag(void)
 int main(void)
 {
 	guest = getenv("COWLAB_GUEST") != NULL;
-	tap_plan(7 + 4);
+	tap_plan(8 + 4);
 	test_lazyfork();
 	test_swapfrag();
 	return tap_finish();
