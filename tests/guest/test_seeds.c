@@ -151,12 +151,20 @@ static void test_swapfrag(void)
 			n++;
 			/*
 			 * 1024 new pages in a cgroup at its limit push about as many out (some of
-			 * the reclaim may take the cgroup's file pages instead: half is required)
+			 * the reclaim may take the cgroup's file pages instead: a quarter is
+			 * required); it starts at its level (1% below allowed: slots freed by
+			 * reclaim of swap-cache pages between the fill and the batch)
 			 */
-			bad += num(s, "pswpout") < 512 || num(s, "used_pct_before") < num(c, "fill_pct");
+			if (num(s, "pswpout") < 256 ||
+			    num(s, "used_pct_before") < num(c, "fill_pct") - 1) {
+				bad++;
+				tap_diag("frag %s fill %.0f%%: %.0f pages swapped out, %.1f%% used before",
+					 json_string_value(json_object_get(c, "frag")), num(c, "fill_pct"),
+					 num(s, "pswpout"), num(s, "used_pct_before"));
+			}
 			calls += num(s, "alloc_calls") > 0;
 		}
-	tap_ok(root && n == 8 && !bad, "swapfrag: exit %d, %d batches, %d of them with < 512 pages "
+	tap_ok(root && n == 8 && !bad, "swapfrag: exit %d, %d batches, %d of them with < 256 pages "
 	       "swapped out or below their fill level %s", rc, n, bad, rc ? err : "");
 	tap_ok(fn && (!strcmp(fn, "folio_alloc_swap") || !strcmp(fn, "get_swap_pages")) &&
 	       calls == n, "swapfrag: the allocator probe (%s) ran in %d of %d batches", fn ? fn : "-",
