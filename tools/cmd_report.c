@@ -583,8 +583,22 @@ static void fig_swapfrag(struct report *r)
 		fprintf(d, "\n");
 	}
 	fclose(d);
-	snprintf(title, sizeof(title), "Swap-slot allocation as the device fills (%s)",
-		 str(json_object_get(res, "params"), "alloc_function"));
+	{
+		/* the function's name, its underscores escaped from gnuplot's enhanced text */
+		const char *fn = str(json_object_get(res, "params"), "alloc_function");
+		char esc[96];
+		size_t o = 0;
+
+		for (; *fn && o < sizeof(esc) - 4; fn++) {
+			if (*fn == '_') {
+				esc[o++] = '\\';
+				esc[o++] = '\\';
+			}
+			esc[o++] = *fn;
+		}
+		esc[o] = 0;
+		snprintf(title, sizeof(title), "Swap-slot allocation as the device fills (%s)", esc);
+	}
 	gp_head(r, g, "swapfrag", title);
 	fprintf(g, "set xlabel 'swap device in use (%%)'\nset yrange [0:*]\n"
 		"set ylabel 'allocator time per slot swapped out (ns, median)'\n"
