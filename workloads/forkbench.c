@@ -41,6 +41,7 @@
 
 #include "jsonout.h"
 #include "stats.h"
+#include "sysutil.h"
 #include "util.h"
 
 #define PAGE		4096UL
@@ -151,25 +152,6 @@ static void free_memory(struct memory *mem)
 		munmap(mem->m[i - 1].p, mem->m[i - 1].len);
 	free(mem->m);
 	memset(mem, 0, sizeof(*mem));
-}
-
-/* kB values from /proc/self/status */
-static long status_kb(const char *key)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
 }
 
 static int clone_child(void *arg)
@@ -316,7 +298,7 @@ int main(int argc, char **argv)
 		for (ti = 0; ti < nt; ti++)
 			for (si = 0; si < nsizes; si++) {
 				struct memory mem;
-				long rss_kb, pte_kb, pte0_kb = status_kb("VmPTE");
+				long rss_kb, pte_kb, pte0_kb = cl_status_kb(0, "VmPTE");
 
 				if (build_memory(sizes[si], lays[li], thps[ti], &mem)) {
 					cl_err("cannot build %s %llu bytes: %s", layout_names[lays[li]],
@@ -324,8 +306,8 @@ int main(int argc, char **argv)
 					free_memory(&mem);
 					continue;
 				}
-				rss_kb = status_kb("VmRSS");
-				pte_kb = status_kb("VmPTE");
+				rss_kb = cl_status_kb(0, "VmRSS");
+				pte_kb = cl_status_kb(0, "VmPTE");
 				for (vi = 0; vi < nv; vi++) {
 					struct cl_summary sc, st;
 					int n = 0, fails = 0;

@@ -322,8 +322,8 @@ static void fit(const double *x, const double *y, int n, double *a, double *b)
 		sxx += x[i] * x[i];
 		sxy += x[i] * y[i];
 	}
-	if (n < 2 || n * sxx - sx * sx == 0) {
-		*b = n ? sy / (sx ? sx : 1) : 0;
+	if (n < 2 || n * sxx - sx * sx == 0) {	/* one size: a line through the origin */
+		*b = sx ? sy / sx : 0;
 		*a = 0;
 		return;
 	}

@@ -307,12 +307,9 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			if (n < MAX_REPS) {
 				fu[n] = (double)fork_usec;
+				tw[n] = tables > 0 ? (double)written / tables : NAN;
 				bu[n++] = bpf_us;
 			}
-			if (n <= MAX_REPS && tables > 0)
-				tw[n - 1] = (double)written / tables;
-			else if (n <= MAX_REPS)
-				tw[n - 1] = NAN;
 			/*
 			 * tables_written: 2 MiB regions of redis holding a page it maps alone
 			 * (pagemap), at the last poll before the BGSAVE child exited: what a
