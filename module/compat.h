@@ -8,6 +8,8 @@
 #define COWLAB_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/rmap.h>
 #include <linux/version.h>
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
 #include <linux/leafops.h>
@@ -83,6 +85,59 @@ static inline void anon_vma_lock_write(struct anon_vma *anon_vma)
 static inline void anon_vma_unlock_write(struct anon_vma *anon_vma)
 {
 	up_write(&anon_vma->root->rwsem);
+}
+#endif
+
+/*
+ * In-place re-sync of one small anonymous folio's PTE (refork.c): the rmap calls and the
+ * notifier range, whose signatures changed inside the matrix. The rmap removal and the
+ * notifier calls are not exported: refork.c resolves them and calls them through static calls
+ * of these types.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+typedef void cl_remove_rmap_t(struct folio *folio, struct page *page, int nr_pages,
+			      struct vm_area_struct *vma);
+#define CL_REMOVE_RMAP_NAME	"folio_remove_rmap_ptes"
+#define cl_remove_rmap_call(fn, folio, page, vma)	fn(folio, page, 1, vma)
+#else
+typedef void cl_remove_rmap_t(struct page *page, struct vm_area_struct *vma, bool compound);
+#define CL_REMOVE_RMAP_NAME	"page_remove_rmap"
+#define cl_remove_rmap_call(fn, folio, page, vma)	fn(page, vma, false)
+#endif
+
+/* fork()'s duplication of P's mapping (0, or -EBUSY: the page may be pinned, copy it). */
+static inline int cl_try_dup_anon_rmap(struct folio *folio, struct page *page,
+				       struct vm_area_struct *dst, struct vm_area_struct *src)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	return folio_try_dup_anon_rmap_pte(folio, page, dst, src);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return folio_try_dup_anon_rmap_pte(folio, page, src);
+#else
+	return page_try_dup_anon_rmap(page, false, src);
+#endif
+}
+
+#ifdef CONFIG_MMU_NOTIFIER
+typedef int cl_mn_start_t(struct mmu_notifier_range *range);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+typedef void cl_mn_end_t(struct mmu_notifier_range *range);
+#define cl_mn_end_call(fn, range)	fn(range)
+#else
+typedef void cl_mn_end_t(struct mmu_notifier_range *range, bool only_end);
+#define cl_mn_end_call(fn, range)	fn(range, false)
+#endif
+
+static inline void cl_mn_range_init(struct mmu_notifier_range *range,
+				    enum mmu_notifier_event event, struct vm_area_struct *vma,
+				    unsigned long start, unsigned long end)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	mmu_notifier_range_init(range, event, 0, vma->vm_mm, start, end);
+#else
+	mmu_notifier_range_init(range, event, 0, vma, vma->vm_mm, start, end);
+#endif
+	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
 }
 #endif
 

@@ -82,6 +82,8 @@ static void usage(FILE *f)
 		"      --budget-us LIST    time budgets of the budgeted syncs' calls, in us\n"
 		"                          (1..1000000; default 100, 0 = none)\n"
 		"      --budget-changed P  percent of pages changed before them (default 0.1)\n"
+		"      --runs-only         re-copy every difference as a run (zap + copy_page_range),\n"
+		"                          the module's in-place re-sync off: for comparison\n"
 		"  -j, --json FILE         write results as JSON (- for stdout)\n"
 		"  -q, --quiet             no table on stdout\n\n"
 		"Needs /dev/cowlab with refork (the guest of `cowlab vm`); without it the\n"
@@ -132,6 +134,9 @@ static void change(size_t n)
 		((uint64_t *)(mem + (size_t)order[i] * PAGE))[rnd() % (PAGE / 8)] = rnd();
 }
 
+/* --runs-only: every difference re-copied as a run (the module's in-place path off) */
+static uint32_t rf_flags;
+
 static int refork_budget(struct cl_spec *s, struct cowlab_refork *r, uint32_t flags, uint32_t *word,
 			 uint64_t budget_ns)
 {
@@ -140,7 +145,7 @@ static int refork_budget(struct cl_spec *s, struct cowlab_refork *r, uint32_t fl
 	rg.start = (uintptr_t)mem;
 	rg.end = (uintptr_t)mem + npages * PAGE;
 	memset(r, 0, sizeof(*r));
-	r->flags = COWLAB_RF_RANGES | flags;
+	r->flags = COWLAB_RF_RANGES | rf_flags | flags;
 	r->nr_ranges = 1;
 	r->ranges = (uintptr_t)&rg;
 	if (word) {
@@ -230,7 +235,7 @@ bad:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PSIZE = 256, OPT_BUDGET, OPT_BCHANGED };
+	enum { OPT_PSIZE = 256, OPT_BUDGET, OPT_BCHANGED, OPT_RUNS };
 	static const struct option lo[] = {
 		{ "sizes", required_argument, NULL, 's' }, { "changed", required_argument, NULL, 'c' },
 		{ "reps", required_argument, NULL, 'r' }, { "warmup", required_argument, NULL, 'w' },
@@ -238,6 +243,7 @@ int main(int argc, char **argv)
 		{ "preempt-size", required_argument, NULL, OPT_PSIZE },
 		{ "budget-us", required_argument, NULL, OPT_BUDGET },
 		{ "budget-changed", required_argument, NULL, OPT_BCHANGED },
+		{ "runs-only", no_argument, NULL, OPT_RUNS },
 		{ "json", required_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -296,6 +302,7 @@ int main(int argc, char **argv)
 			if (parse_list(optarg, &bchanged, 1, false, "--budget-changed percentage") != 1)
 				return 2;
 			break;
+		case OPT_RUNS: rf_flags |= COWLAB_RF_RUNS_ONLY; break;
 		case 'j': json = optarg; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
@@ -327,9 +334,10 @@ int main(int argc, char **argv)
 		json_object_set_new(root, "configs", json_array());
 		return json && cl_json_write(root, json) ? 1 : 0;
 	}
-	json_object_set_new(root, "params", json_pack("{s:I, s:I, s:I, s:I}", "reps", (json_int_t)reps,
-			    "warmup", (json_int_t)warmup, "preempt_samples", (json_int_t)npre,
-			    "preempt_size_bytes", (json_int_t)psize));
+	json_object_set_new(root, "params", json_pack("{s:I, s:I, s:I, s:I, s:b}", "reps",
+			    (json_int_t)reps, "warmup", (json_int_t)warmup, "preempt_samples",
+			    (json_int_t)npre, "preempt_size_bytes", (json_int_t)psize, "runs_only",
+			    !!(rf_flags & COWLAB_RF_RUNS_ONLY)));
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	arr = json_array();
 	if (!quiet)

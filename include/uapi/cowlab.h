@@ -112,7 +112,13 @@ struct cowlab_cowahead_stats {
 #define COWLAB_RF_RANGES	(1U << 1) /* sync only ranges[nr_ranges] */
 /* after a complete sync, compare every covered entry too (the oracle of change tracking) */
 #define COWLAB_RF_VERIFY	(1U << 2)
-#define COWLAB_RF_FLAGS		(COWLAB_RF_STOPWORD | COWLAB_RF_RANGES | COWLAB_RF_VERIFY)
+/*
+ * re-sync every difference as a run (a zap of C's entries and the kernel's copy_page_range()),
+ * never in place: the path of the module before in-place re-sync, for comparisons
+ */
+#define COWLAB_RF_RUNS_ONLY	(1U << 3)
+#define COWLAB_RF_FLAGS		(COWLAB_RF_STOPWORD | COWLAB_RF_RANGES | COWLAB_RF_VERIFY | \
+				 COWLAB_RF_RUNS_ONLY)
 
 /*
  * cowlab_refork.tracking: how the call found what to compare. A sync compares
@@ -125,6 +131,12 @@ struct cowlab_cowahead_stats {
 #define COWLAB_RF_TRK_INCREMENTAL (1U << 0) /* only changed chunks compared */
 #define COWLAB_RF_TRK_FULL	(1U << 1) /* every covered entry compared */
 #define COWLAB_RF_TRK_VERIFIED	(1U << 2) /* VERIFY's full comparison ran */
+/*
+ * some entries were re-synced in place: a page P or C broke COW on since the last sync, one
+ * small anonymous page on both sides, C's released and P's shared under both page-table locks
+ * (counted in ptes_updated, not in ranges_updated)
+ */
+#define COWLAB_RF_TRK_INPLACE	(1U << 3)
 
 /* cowlab_refork.status */
 #define COWLAB_RF_COMPLETE	0
@@ -160,9 +172,13 @@ struct cowlab_refork {
 	__u64 ranges_scanned;	/* page-table ranges compared: each inside one PMD and,
 				 * when tracked, one COWLAB_RF_CHUNK_SIZE chunk
 				 */
-	__u64 ranges_updated;	/* runs of differing entries released and re-copied */
+	__u64 ranges_updated;	/* runs of differing entries released and re-copied
+				 * (entries re-synced in place are not runs)
+				 */
 	__u64 ptes_scanned;	/* entries compared (a PMD-mapped huge page counts 1) */
-	__u64 ptes_updated;	/* pages in the re-copied runs */
+	__u64 ptes_updated;	/* entries re-synced: pages in the re-copied runs and
+				 * entries re-synced in place
+				 */
 	__u64 bytes_covered;	/* size of the covered mappings */
 	__u64 ns;		/* time spent in the call */
 	__u32 tracking;		/* COWLAB_RF_TRK_* */
