@@ -844,7 +844,7 @@ struct rf_pair {
 };
 
 /* Entries re-synced in place per hold of the page-table locks (then C's TLB is flushed). */
-#define RF_INPLACE_MAX	64
+#define RF_INPLACE_MAX	256
 
 struct rf_ctx {
 	struct mm_struct *pmm, *cmm;
@@ -871,9 +871,17 @@ struct rf_ctx {
 	 */
 	u64 same_raw;
 	bool runs_only;			/* COWLAB_RF_RUNS_ONLY */
-	/* C's pages released by rf_inplace(), freed after C's TLB is flushed */
+	/* C's pages released by rf_inplace(), freed after C's TLB is flushed over their span */
 	unsigned int nr_freed;
 	struct page *freed[RF_INPLACE_MAX];
+	unsigned long cflush_lo, cflush_hi;
+	/* the open in-place session (rf_inplace_open()): its pair, PMD part and ranges */
+	struct rf_pair *sess;
+	unsigned long sess_lo;
+	bool sess_pmn, sess_cmn;
+#ifdef CONFIG_MMU_NOTIFIER
+	struct mmu_notifier_range sess_prange, sess_crange;
+#endif
 };
 
 static bool rf_linked(struct vm_area_struct *c, struct anon_vma *av)
@@ -1185,36 +1193,92 @@ static bool rf_inplace_pte(struct rf_ctx *x, struct rf_pair *pr, unsigned long a
 }
 
 /*
+ * The in-place path works in sessions: the first in-place step in a PMD opens one over
+ * the pair's part of that PMD (the anon_vma's write lock, one mmu-notifier range on C
+ * and one on P, P's write_protect_seq), and it stays open while the walk stays in that
+ * PMD: a step is one 64 KiB chunk (or a few), and at 1% changed at random each held one
+ * entry, so a lock, four notifier calls, a TLB flush and a page freed per step cost more
+ * than the entry. It is closed before a run (which takes the rmap locks itself), when the
+ * walk leaves the PMD, and at the end of the walk. C's released pages are freed, after a
+ * flush of C's TLB over their span, RF_INPLACE_MAX at a time and at the close.
+ */
+static void rf_inplace_free(struct rf_ctx *x)
+{
+	if (!x->nr_freed)
+		return;
+	static_call(cowlab_flush_tlb_mm_range)(x->cmm, x->cflush_lo, x->cflush_hi, PAGE_SHIFT,
+					       false);
+	release_pages(x->freed, x->nr_freed);
+	x->nr_freed = 0;
+	x->cflush_lo = ULONG_MAX;
+	x->cflush_hi = 0;
+}
+
+static void rf_inplace_close(struct rf_ctx *x)
+{
+	struct rf_track *t = x->track ?: x->vtrack;
+
+	if (!x->sess)
+		return;
+	raw_write_seqcount_end(&x->pmm->write_protect_seq);
+	if (x->sess_pmn)
+		cl_mn_end_call(static_call(cowlab_mn_end), &x->sess_prange);
+	if (x->sess_cmn)
+		cl_mn_end_call(static_call(cowlab_mn_end), &x->sess_crange);
+	rf_inplace_free(x);
+	if (t) {
+		WRITE_ONCE(t->run_lo, 0);
+		WRITE_ONCE(t->run_hi, 0);
+	}
+	anon_vma_unlock_write(x->sess->p->anon_vma);
+	x->sess = NULL;
+}
+
+/* The session for @pr's part of the PMD holding @a, opened if need be. */
+static void rf_inplace_open(struct rf_ctx *x, struct rf_pair *pr, unsigned long a)
+{
+	unsigned long lo = max(a & PMD_MASK, pr->start);
+	unsigned long hi = min((a & PMD_MASK) + PMD_SIZE, pr->end);
+	struct rf_track *t = x->track ?: x->vtrack;
+
+	if (x->sess == pr && x->sess_lo == lo)
+		return;
+	rf_inplace_close(x);
+	anon_vma_lock_write(pr->p->anon_vma);
+	if (t) {
+		/* The sync's own changes of [lo, hi): not marked. */
+		WRITE_ONCE(t->run_lo, lo);
+		WRITE_ONCE(t->run_hi, hi);
+	}
+	x->sess_pmn = mm_has_notifiers(x->pmm);
+	x->sess_cmn = mm_has_notifiers(x->cmm);
+	cl_mn_range_init(&x->sess_crange, MMU_NOTIFY_CLEAR, pr->c, lo, hi);
+	cl_mn_range_init(&x->sess_prange, MMU_NOTIFY_PROTECTION_PAGE, pr->p, lo, hi);
+	if (x->sess_cmn)
+		static_call(cowlab_mn_start)(&x->sess_crange);
+	if (x->sess_pmn)
+		static_call(cowlab_mn_start)(&x->sess_prange);
+	raw_write_seqcount_begin(&x->pmm->write_protect_seq);
+	x->sess = pr;
+	x->sess_lo = lo;
+}
+
+/*
  * Compare [start, end) (inside one PMD, both sides PTE tables) and re-sync in place what
- * can be, RF_INPLACE_MAX entries per hold of the locks; the stop conditions are checked
- * between holds. Returns the first entry that differs and was left to a run (@end: none).
- * After a stop (x->why), everything before x->stop_at is in sync.
+ * can be, in the session of that PMD; the page-table locks are dropped and the stop
+ * conditions checked every RF_INPLACE_MAX entries re-synced. Returns the first entry that
+ * differs and was left to a run (@end: none). After a stop (x->why), everything before
+ * x->stop_at is in sync.
  */
 static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppmdp,
 				pmd_t *cpmdp, unsigned long start, unsigned long end)
 {
-	struct rf_track *t = x->track ?: x->vtrack;
 	unsigned long a = start, left = end;
-	struct mmu_notifier_range prange, crange;
-	bool pmn = mm_has_notifiers(x->pmm), cmn = mm_has_notifiers(x->cmm);
 
-	anon_vma_lock_write(pr->p->anon_vma);
-	if (t) {
-		/* The sync's own change of [start, end): not marked. */
-		WRITE_ONCE(t->run_lo, start);
-		WRITE_ONCE(t->run_hi, end);
-	}
-	cl_mn_range_init(&crange, MMU_NOTIFY_CLEAR, pr->c, start, end);
-	cl_mn_range_init(&prange, MMU_NOTIFY_PROTECTION_PAGE, pr->p, start, end);
-	if (cmn)
-		static_call(cowlab_mn_start)(&crange);
-	if (pmn)
-		static_call(cowlab_mn_start)(&prange);
-	raw_write_seqcount_begin(&x->pmm->write_protect_seq);
+	rf_inplace_open(x, pr, start);
 	while (a < end) {
-		pmd_t pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
-		pmd_t cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
-		unsigned long lo = ULONG_MAX, hi = 0;
+		pmd_t pp = READ_ONCE(*ppmdp);
+		pmd_t cp = READ_ONCE(*cpmdp);
 		spinlock_t *cptl, *pptl;
 
 		if (pmd_none(pp) || pmd_none(cp) || !rf_pmd_table(pp) || !rf_pmd_table(cp)) {
@@ -1242,17 +1306,14 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 				left = min(left, a);
 				continue;
 			}
-			lo = min(lo, a);
-			hi = a + PAGE_SIZE;
+			x->cflush_lo = min(x->cflush_lo, a);
+			x->cflush_hi = max(x->cflush_hi, a + PAGE_SIZE);
 		}
 		spin_unlock(pptl);
 		spin_unlock(cptl);
-		if (x->nr_freed) {
-			static_call(cowlab_flush_tlb_mm_range)(x->cmm, lo, hi, PAGE_SHIFT, false);
-			release_pages(x->freed, x->nr_freed);
-			x->nr_freed = 0;
-		}
 		if (a < end) {
+			/* RF_INPLACE_MAX re-synced: free them, then see whether to stop. */
+			rf_inplace_free(x);
 			x->why = rf_stop_check(x);
 			if (x->why) {
 				x->stop_at = min(left, a);
@@ -1260,16 +1321,6 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 			}
 		}
 	}
-	raw_write_seqcount_end(&x->pmm->write_protect_seq);
-	if (pmn)
-		cl_mn_end_call(static_call(cowlab_mn_end), &prange);
-	if (cmn)
-		cl_mn_end_call(static_call(cowlab_mn_end), &crange);
-	if (t) {
-		WRITE_ONCE(t->run_lo, 0);
-		WRITE_ONCE(t->run_hi, 0);
-	}
-	anon_vma_unlock_write(pr->p->anon_vma);
 	return left;
 }
 #else
@@ -1282,6 +1333,10 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 				pmd_t *cpmdp, unsigned long start, unsigned long end)
 {
 	return start;
+}
+
+static void rf_inplace_close(struct rf_ctx *x)
+{
 }
 #endif
 
@@ -1447,13 +1502,15 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 			}
 		}
 	}
+	rf_inplace_close(x);	/* a run takes the rmap locks itself */
 	return rf_sync_runs(x, pr, start, end);
 }
 
 /*
  * Sync one range, then decide whether to stop. The stop conditions are checked
- * after every re-copied run of at most RF_RUN_MAX pages (rf_sync_range), after
- * every range that held a huge mapping to re-copy, and after every
+ * after every re-copied run of at most RF_RUN_MAX pages (rf_sync_runs), after every
+ * RF_INPLACE_MAX entries re-synced in place (rf_inplace), after every range in which
+ * something was re-synced, and after every
  * RF_EQUAL_BATCH ranges that only compared equal (each a comparison of at most
  * 512 entries). So every call makes progress, and a call that continues a
  * stopped sync passes quickly over the ranges already in sync. *resume is
@@ -1488,7 +1545,7 @@ static bool rf_track_any(const struct rf_track *t, unsigned long a, unsigned lon
 static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsigned long next,
 		   unsigned int *equal, u32 *why, unsigned long *resume)
 {
-	u64 updated = x->res->ranges_updated, pu0 = x->res->ptes_updated, sr0 = x->same_raw;
+	u64 pu0 = x->res->ptes_updated, sr0 = x->same_raw;
 	bool explained = true;
 	int ret;
 
@@ -1543,7 +1600,8 @@ static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsign
 			rf_track_mark(x->track, x->stop_at, next);	/* stopped inside it */
 		return 0;
 	}
-	if (x->res->ranges_updated == updated && ++*equal < RF_EQUAL_BATCH) {
+	/* Nothing re-synced (by a run or in place): the stop is checked every RF_EQUAL_BATCH. */
+	if (x->res->ptes_updated == pu0 && ++*equal < RF_EQUAL_BATCH) {
 		*why = COWLAB_RF_STOP_NONE;
 		return 0;
 	}
@@ -1594,7 +1652,7 @@ static unsigned long rf_next_step(struct rf_ctx *x, unsigned long a, unsigned lo
  * One round over the pairs, starting at the range holding @ch->cursor and
  * going round to it. Returns 0 (res->status says complete or partial) or an error.
  */
-static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
+static int __rf_walk(struct rf_ctx *x, struct rf_child *ch)
 {
 	unsigned long cursor = ch->cursor, resume;
 	unsigned int first = 0, k, equal = 0;
@@ -1654,6 +1712,14 @@ stopped:
 	x->res->status = COWLAB_RF_PARTIAL;
 	x->res->stop_reason = why;
 	return 0;
+}
+
+static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
+{
+	int ret = __rf_walk(x, ch);
+
+	rf_inplace_close(x);
+	return ret;
 }
 
 static int rf_range_cmp(const void *a, const void *b)
@@ -1778,6 +1844,7 @@ static long rf_ioctl_refork(void __user *arg)
 	x->t0 = t0;
 	x->pmm = current->mm;
 	x->runs_only = r.flags & COWLAB_RF_RUNS_ONLY;
+	x->cflush_lo = ULONG_MAX;
 
 	if (r.flags & COWLAB_RF_RANGES) {
 		ranges = rf_copy_ranges(&r, &ret);

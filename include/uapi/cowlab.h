@@ -81,7 +81,8 @@ struct cowlab_cowahead_stats {
  * progress kept, when the time budget runs out, a signal is pending, or the
  * 32-bit stop word in P's memory no longer holds stop_val. Granularity: the
  * stop conditions are checked after every re-copied run of entries (at most
- * one page table's, 512 pages, or one PMD-mapped huge page) and after every 16
+ * one page table's, 512 pages, or one PMD-mapped huge page), after every 256 entries
+ * re-synced in place (COWLAB_RF_TRK_INPLACE) and after every 16
  * page-table ranges that compared equal (each at most 2 MiB of address space
  * and 512 entries; a COWLAB_RF_CHUNK_SIZE chunk, 16 entries, when tracked);
  * the stop word also before the first range. A call completes only if

@@ -269,8 +269,15 @@ static void test_rounds(void)
 	munmap(R, NP * PAGE);
 }
 
-static void test_counts(void)
+/*
+ * The counts of a sync, with the in-place path (@runs false: what P or C broke COW on is
+ * re-synced in place, no runs) or every difference as runs (COWLAB_RF_RUNS_ONLY).
+ */
+static void test_counts(bool runs)
 {
+	const uint32_t fl = runs ? COWLAB_RF_RUNS_ONLY : 0;
+	const char *m = runs ? "runs only" : "in place";
+	uint64_t nruns = 0;
 	static uint64_t want[MAXP];
 	struct cowlab_refork r;
 	struct cl_spec s;
@@ -293,13 +300,13 @@ static void test_counts(void)
 	R = map_region(NP, MADV_NOHUGEPAGE);
 	cl_spec_start(&s, dev, child_round, NULL);
 
-	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	ret = do_refork(&s, &r, fl, true, CL_RF_NO_FALLBACK, NULL);
 	tap_ok(ret == 0 && r.status == COWLAB_RF_COMPLETE && r.ranges_scanned == 8 &&
 	       r.ptes_scanned == 4096 && r.ranges_updated == 0 && r.ptes_updated == 0 &&
 	       r.bytes_covered == NP * PAGE && r.generation == 1,
-	       "no change since fork (every chunk marked): 8 ranges (a PMD's marked chunks are one) "
-	       "and 4096 entries compared, nothing re-copied "
-	       "(ret %d, %llu/%llu scanned, %llu/%llu updated, gen %llu)", ret,
+	       "%s: no change since fork (every chunk marked): 8 ranges (a PMD's marked chunks are "
+	       "one) and 4096 entries compared, nothing re-copied "
+	       "(ret %d, %llu/%llu scanned, %llu/%llu updated, gen %llu)", m, ret,
 	       (unsigned long long)r.ranges_scanned, (unsigned long long)r.ptes_scanned,
 	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated,
 	       (unsigned long long)r.generation);
@@ -308,14 +315,16 @@ static void test_counts(void)
 
 	for (i = 0; i < 37; i++)
 		scribble(i * 100 + 7);
-	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
-	tap_ok(ret == 0 && r.ranges_updated == 37 && r.ptes_updated == 37,
-	       "P wrote 37 scattered pages: 37 runs, 37 entries re-copied (%llu, %llu)",
-	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
+	ret = do_refork(&s, &r, fl, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ranges_updated == (runs ? 37 : 0) && r.ptes_updated == 37 &&
+	       !(r.tracking & COWLAB_RF_TRK_INPLACE) == runs,
+	       "%s: P wrote 37 scattered pages: %s, 37 entries re-synced (%llu runs, %llu, "
+	       "tracking 0x%x)", m, runs ? "37 runs" : "in place, no run",
+	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated, r.tracking);
 	sums(want);
 	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees them");
 
-	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	ret = do_refork(&s, &r, fl, true, CL_RF_NO_FALLBACK, NULL);
 	tap_ok(ret == 0 && r.status == COWLAB_RF_COMPLETE && r.ranges_updated == 0 &&
 	       r.ptes_updated == 0, "nothing changed since: nothing re-copied (%llu, %llu)",
 	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
@@ -324,27 +333,30 @@ static void test_counts(void)
 
 	for (i = 1100; i < 1164; i++)
 		scribble(i);
-	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
-	tap_ok(ret == 0 && r.ranges_updated == 1 && r.ptes_updated == 64,
-	       "P wrote 64 consecutive pages: 1 run, 64 entries (%llu, %llu)",
+	ret = do_refork(&s, &r, fl, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ranges_updated == (runs ? 1 : 0) && r.ptes_updated == 64,
+	       "%s: P wrote 64 consecutive pages: %s, 64 entries (%llu, %llu)", m,
+	       runs ? "1 run" : "no run",
 	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
 	sums(want);
 	/* C writes 5 pages of its own after checking. */
 	tap_ok(verify(r.generation, want, 0, 5) == 0, "... and C sees them, then writes 5 pages");
-	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
-	tap_ok(ret == 0 && r.ranges_updated == sh->ncw && r.ptes_updated == sh->ncw,
-	       "C wrote %u pages: as many runs and entries re-copied (%llu, %llu)", sh->ncw,
+	ret = do_refork(&s, &r, fl, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.ranges_updated == (runs ? sh->ncw : 0) && r.ptes_updated == sh->ncw,
+	       "%s: C wrote %u pages: as many entries re-synced, %s (%llu, %llu)", m, sh->ncw,
+	       runs ? "each a run" : "no run",
 	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
 	sums(want);
 	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C's writes are gone from C");
 
 	madvise(R + 2000 * PAGE, 16 * PAGE, MADV_DONTNEED);
-	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	ret = do_refork(&s, &r, fl, true, CL_RF_NO_FALLBACK, NULL);
 	sums(want);
 	memset(zero, 0, sizeof(zero));
 	tap_ok(ret == 0 && r.ranges_updated == 1 && r.ptes_updated == 16 &&
 	       want[2005] == page_sum(zero) && verify(r.generation, want, 0, 0) == 0,
-	       "P zapped 16 pages: 1 run, 16 entries, C reads zeros there (%llu, %llu)",
+	       "%s: P zapped 16 pages: 1 run (never in place), 16 entries, C reads zeros "
+	       "there (%llu, %llu)", m,
 	       (unsigned long long)r.ranges_updated, (unsigned long long)r.ptes_updated);
 
 	/* Preemption by budget: P writes every other page of all 8 ranges. */
@@ -357,7 +369,7 @@ static void test_counts(void)
 
 		memset(&r, 0, sizeof(r));
 		r.pid = s.pid;
-		r.flags = COWLAB_RF_RANGES;
+		r.flags = COWLAB_RF_RANGES | fl;
 		r.nr_ranges = 1;
 		r.ranges = (uintptr_t)&rg;
 		r.budget_ns = 1;
@@ -369,30 +381,51 @@ static void test_counts(void)
 		upd += r.ptes_updated;
 		if (r.status == COWLAB_RF_COMPLETE || calls > 5000)
 			break;
-		if (r.stop_reason != COWLAB_RF_STOP_BUDGET || r.ranges_updated < 1 ||
-		    (fine_clock && r.ranges_updated != 1)) {
+		/*
+		 * Runs: the budget is checked after each run (one entry here). In place: after
+		 * every RF_INPLACE_MAX (256) entries re-synced.
+		 */
+		nruns += r.ranges_updated;
+		if (r.stop_reason != COWLAB_RF_STOP_BUDGET || r.ptes_updated < 1 ||
+		    (runs && r.ranges_updated < 1) ||
+		    (fine_clock && runs && r.ptes_updated != 1) ||
+		    (fine_clock && !runs && r.ptes_updated > 256)) {
 			tap_diag("budget call %d: stop %u, %llu runs re-copied", calls, r.stop_reason,
 				 (unsigned long long)r.ranges_updated);
 			break;
 		}
 	}
-	if (fine_clock)
+	if (fine_clock && runs)
 		tap_ok(ret == 0 && (size_t)calls == NP / 2 + 1 && upd == NP / 2 &&
 		       r.status == COWLAB_RF_COMPLETE,
-		       "1 ns budget, P wrote every other page: 2048 partial calls of exactly one run "
-		       "each, then one that completes; %llu entries re-copied in all, none twice "
-		       "(%d calls, ret %d)", (unsigned long long)upd, calls, ret);
+		       "%s: 1 ns budget, P wrote every other page: 2048 partial calls of exactly one "
+		       "run each, then one that completes; %llu entries re-copied in all, none twice "
+		       "(%d calls, ret %d)", m, (unsigned long long)upd, calls, ret);
+	else if (fine_clock)
+		/*
+		 * 8 of the pages written are where the zap above left C and P empty: C's stay
+		 * empty, so each is a run (a stop after it); the other 2040 are re-synced in
+		 * place, at most 256 (RF_INPLACE_MAX) per call: at least 8 calls, at most 8 more
+		 * for the runs, and the one that completes.
+		 */
+		tap_ok(ret == 0 && calls >= 9 && calls <= 17 && upd == NP / 2 && nruns == 8 &&
+		       r.status == COWLAB_RF_COMPLETE,
+		       "%s: 1 ns budget, P wrote every other page: partial calls of at most 256 "
+		       "entries, 8 runs where C was empty, then one that completes; %llu entries in "
+		       "all, none twice (%d calls, %llu runs, ret %d)", m, (unsigned long long)upd,
+		       calls, (unsigned long long)nruns, ret);
 	else	/* a jiffies clocksource (the debug kernel): the budget is seen to expire per tick */
 		/*
 		 * Not stopped after each run, a range of dense changes is released and copied
 		 * whole after its first run (the bulk rule): between the 2048 written and all
 		 * 4096 entries, none twice.
 		 */
-		tap_ok(ret == 0 && calls >= 2 && upd >= NP / 2 && upd <= NP &&
+		tap_ok(ret == 0 && calls >= (runs ? 2 : 1) && upd >= NP / 2 && upd <= NP &&
 		       r.status == COWLAB_RF_COMPLETE,
-		       "1 ns budget on a coarse clock (%s): %d calls, each partial one made progress, "
-		       "the last completes; %llu entries re-copied in all (2048..4096: dense ranges "
-		       "whole), none twice (ret %d)", clocksource, calls, (unsigned long long)upd, ret);
+		       "%s: 1 ns budget on a coarse clock (%s): %d calls, each partial one made "
+		       "progress, the last completes; %llu entries re-synced in all (%s), none twice "
+		       "(ret %d)", m, clocksource, calls, (unsigned long long)upd,
+		       "2048..4096: dense ranges whole", ret);
 	sums(want);
 	tap_ok(verify(r.generation, want, 0, 0) == 0, "... and C sees P's memory after them");
 	cl_spec_stop(&s);
@@ -1353,7 +1386,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--privilege-helper"))
 		return helper_main();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(75);
+	tap_plan(87);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
@@ -1369,7 +1402,8 @@ int main(int argc, char **argv)
 	tap_diag("seed %llu", (unsigned long long)rng);
 	sh->checking = 1;
 
-	test_counts();
+	test_counts(false);
+	test_counts(true);
 	test_tracking();
 	test_tracking_faultaround();
 	test_rounds();
