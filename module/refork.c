@@ -877,7 +877,7 @@ struct rf_ctx {
 	unsigned long cflush_lo, cflush_hi;
 	/* the open in-place session (rf_inplace_open()): its pair, PMD part and ranges */
 	struct rf_pair *sess;
-	unsigned long sess_lo;
+	unsigned long sess_lo, sess_hi;
 	bool sess_pmn, sess_cmn;
 #ifdef CONFIG_MMU_NOTIFIER
 	struct mmu_notifier_range sess_prange, sess_crange;
@@ -1193,15 +1193,19 @@ static bool rf_inplace_pte(struct rf_ctx *x, struct rf_pair *pr, unsigned long a
 }
 
 /*
- * The in-place path works in sessions: the first in-place step in a PMD opens one over
- * the pair's part of that PMD (the anon_vma's write lock, one mmu-notifier range on C
- * and one on P, P's write_protect_seq), and it stays open while the walk stays in that
- * PMD: a step is one 64 KiB chunk (or a few), and at 1% changed at random each held one
- * entry, so a lock, four notifier calls, a TLB flush and a page freed per step cost more
- * than the entry. It is closed before a run (which takes the rmap locks itself), when the
- * walk leaves the PMD, and at the end of the walk. C's released pages are freed, after a
- * flush of C's TLB over their span, RF_INPLACE_MAX at a time and at the close.
+ * The in-place path works in sessions: the first in-place step opens one over the pair's
+ * part of the RF_SESSION_SPAN from that step's PMD on (the anon_vma's write lock, one
+ * mmu-notifier range on C and one on P, P's write_protect_seq), and it stays open while
+ * the walk stays inside: a step is one 64 KiB chunk (or a few), and at 1% or 0.1% changed
+ * at random each held one entry, so a lock, four notifier calls, a TLB flush and a page
+ * freed per step (or per PMD) cost more than the entry. It is closed before a run (which
+ * takes the rmap locks itself), when the walk leaves the span, and at the end of the walk;
+ * reverse-map walkers wait at most that long for the anon_vma lock. C's released pages are
+ * freed, after a flush of C's TLB over their span, RF_INPLACE_MAX at a time and at the
+ * close.
  */
+#define RF_SESSION_SPAN	(16 * PMD_SIZE)
+
 static void rf_inplace_free(struct rf_ctx *x)
 {
 	if (!x->nr_freed)
@@ -1234,14 +1238,14 @@ static void rf_inplace_close(struct rf_ctx *x)
 	x->sess = NULL;
 }
 
-/* The session for @pr's part of the PMD holding @a, opened if need be. */
+/* The session for @pr's part of the RF_SESSION_SPAN holding @a, opened if need be. */
 static void rf_inplace_open(struct rf_ctx *x, struct rf_pair *pr, unsigned long a)
 {
 	unsigned long lo = max(a & PMD_MASK, pr->start);
-	unsigned long hi = min((a & PMD_MASK) + PMD_SIZE, pr->end);
+	unsigned long hi = min((a & PMD_MASK) + RF_SESSION_SPAN, pr->end);
 	struct rf_track *t = x->track ?: x->vtrack;
 
-	if (x->sess == pr && x->sess_lo == lo)
+	if (x->sess == pr && a >= x->sess_lo && a < x->sess_hi)
 		return;
 	rf_inplace_close(x);
 	anon_vma_lock_write(pr->p->anon_vma);
@@ -1261,6 +1265,7 @@ static void rf_inplace_open(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
 	raw_write_seqcount_begin(&x->pmm->write_protect_seq);
 	x->sess = pr;
 	x->sess_lo = lo;
+	x->sess_hi = hi;
 }
 
 /*
