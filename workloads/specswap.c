@@ -71,6 +71,9 @@ static uint8_t *data;
 static size_t nrec;
 static unsigned int lookahead = 16;
 
+/* --runs-only: the flags of every refork */
+static uint32_t rf_flags;
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -88,6 +91,8 @@ static void usage(FILE *f)
 		"      --setup-nullb US   make /dev/nullb0 (512 MiB, memory-backed, US microseconds\n"
 		"                         per completion) the highest-priority swap; sets vm.page-cluster\n"
 		"                         to 0 and turns off VMA swap readahead while running\n"
+		"      --runs-only        refork re-copies every difference as a run, the module's\n"
+		"                         in-place re-sync off (COWLAB_RF_RUNS_ONLY): for comparison\n"
 		"  -j, --json FILE        write results as JSON (- for stdout)\n"
 		"  -q, --quiet            no table on stdout\n\n"
 		"Needs root, cgroup v2 and swap; refork needs /dev/cowlab (the guest of `cowlab vm`).\n");
@@ -168,7 +173,8 @@ static int run_once(enum mode m, int fd, unsigned int work, uint64_t budget_us, 
 			out->misses++;
 			madvise(data + rec * PAGE, PAGE, MADV_WILLNEED);
 			if (m == REFORK) {
-				struct cowlab_refork r = { .budget_ns = budget_us * 1000 };
+				struct cowlab_refork r = { .budget_ns = budget_us * 1000,
+							   .flags = rf_flags };
 				int ret;
 
 				t = cl_now_ns();
@@ -244,13 +250,14 @@ static int setup_nullb(unsigned int delay_us, char *saved_pc, char *saved_ra)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_NULLB = 256 };
+	enum { OPT_NULLB = 256, OPT_RUNS };
 	static const struct option lo[] = {
 		{ "data", required_argument, NULL, 'd' }, { "limit", required_argument, NULL, 'l' },
 		{ "visits", required_argument, NULL, 'n' }, { "work", required_argument, NULL, 'W' },
 		{ "lookahead", required_argument, NULL, 'k' }, { "budget", required_argument, NULL, 'b' },
 		{ "modes", required_argument, NULL, 'm' }, { "reps", required_argument, NULL, 'r' },
 		{ "setup-nullb", required_argument, NULL, OPT_NULLB },
+		{ "runs-only", no_argument, NULL, OPT_RUNS },
 		{ "json", required_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -307,6 +314,7 @@ int main(int argc, char **argv)
 			if (nm <= 0)
 				return 2;
 			break;
+		case OPT_RUNS: rf_flags = COWLAB_RF_RUNS_ONLY; break;
 		case 'j': json = optarg; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
@@ -408,12 +416,13 @@ int main(int argc, char **argv)
 		cl_write_file("/sys/kernel/mm/swap/vma_ra_enabled", buf);
 	}
 
-	root = json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "workload",
+	root = json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "workload",
 			 "specswap", "schema", 1, "environment", cl_environment_json(), "params",
 			 "data_bytes", (json_int_t)size, "limit_bytes", (json_int_t)limit,
 			 "visits", (json_int_t)visits, "work_us", (json_int_t)work,
 			 "lookahead", (json_int_t)lookahead, "budget_us", (json_int_t)budget,
-			 "disk_delay_us", (json_int_t)delay, "reps", (json_int_t)reps);
+			 "disk_delay_us", (json_int_t)delay, "reps", (json_int_t)reps,
+			 "runs_only", rf_flags != 0);
 	arr = json_array();
 	for (i = 0; i < nm; i++) {
 		double rt[MAX_REPS], sl[MAX_REPS], mf[MAX_REPS], sy[MAX_REPS], wp[MAX_REPS];
