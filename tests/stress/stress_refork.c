@@ -107,12 +107,12 @@ static const char *const op_names[NR_OPS] = {
 
 enum { ST_SYNCS, ST_COMPLETE, ST_PARTIAL, ST_ESTALE, ST_VERIFIED, ST_PAGES, ST_PM_JUDGED,
        ST_PM_SKIPPED, ST_COPS, ST_RESPAWNS, ST_SIGNALS, ST_KILLS, ST_HUGE_SEEN, ST_SWAP_SEEN,
-       ST_INCREMENTAL, NR_STATS };
+       ST_INCREMENTAL, ST_INPLACE, ST_RUNS_ONLY, NR_STATS };
 
 static const char *const stat_names[NR_STATS + 1] = {
 	"syncs", "complete", "partial", "estale", "verified", "pages-compared", "pagemap-judged",
 	"pagemap-skipped", "c-ops", "respawns", "signals", "kills", "huge-pmds-seen",
-	"swap-entries-seen", "incremental", NULL
+	"swap-entries-seen", "incremental", "in-place", "runs-only", NULL
 };
 
 static void gen_ops(uint64_t seed, struct st_op *ops, int n)
@@ -1081,6 +1081,11 @@ static int do_sync(const struct st_op *o, int opi, bool unbounded)
 	r.pid = ps->c;
 	/* The oracle of change tracking: after a complete sync, the module's own full compare. */
 	r.flags |= COWLAB_RF_VERIFY;
+	/* One sync in four re-copies every difference as a run: both paths, mixed. */
+	if (((o->a[3] >> 10) & 3) == 0) {
+		r.flags |= COWLAB_RF_RUNS_ONLY;
+		SH->stats[ST_RUNS_ONLY]++;
+	}
 	b0 = budgets[unbounded ? 0 : o->a[0]][0];
 	b1 = budgets[unbounded ? 0 : o->a[0]][1];
 	r.budget_ns = b1 > b0 ? b0 + st_below(&ps->rng, b1 - b0) : b0;
@@ -1116,6 +1121,11 @@ static int do_sync(const struct st_op *o, int opi, bool unbounded)
 	if (what)
 		f_finish();
 	SH->stats[ST_SYNCS]++;
+	if (!ret && (r.tracking & COWLAB_RF_TRK_INPLACE)) {
+		SH->stats[ST_INPLACE]++;
+		if (r.flags & COWLAB_RF_RUNS_ONLY)
+			st_fail(SH, "op %d: RUNS_ONLY asked, but entries were re-synced in place", opi);
+	}
 	if (f & SY_SIGNAL)
 		SH->stats[ST_SIGNALS]++;
 	if (f & SY_KILLC)
