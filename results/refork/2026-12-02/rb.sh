@@ -1,0 +1,3 @@
+cd /tmp
+reforkbench --sizes 64M,256M,1G --changed 0,0.1,1,10,100 --reps 3 --budget-us 100,300,1000 --preempt 20 --preempt-size 256M -j $COWLAB_OUT/reforkbench.json
+reforkbench --sizes 64M,256M,1G --changed 0,0.1,1,10,100 --reps 3 --budget-us 100,300,1000 --preempt 0 --runs-only -j $COWLAB_OUT/reforkbench-runs-only.json
