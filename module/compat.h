@@ -102,7 +102,7 @@ typedef void cl_remove_rmap_t(struct folio *folio, struct page *page, int nr_pag
 #else
 typedef void cl_remove_rmap_t(struct page *page, struct vm_area_struct *vma, bool compound);
 #define CL_REMOVE_RMAP_NAME	"page_remove_rmap"
-#define cl_remove_rmap_call(fn, folio, page, vma)	fn(page, vma, false)
+#define cl_remove_rmap_call(fn, folio, page, vma)	((void)(folio), fn(page, vma, false))
 #endif
 
 /* fork()'s duplication of P's mapping (0, or -EBUSY: the page may be pinned, copy it). */

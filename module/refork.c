@@ -2006,6 +2006,22 @@ long cowlab_refork_ioctl(unsigned int cmd, void __user *arg)
 	}
 }
 
+/*
+ * Resolve @n functions by name (cowlab_resolve_function(): IBT-safe) into @a; the name of
+ * the first one missing, or NULL.
+ */
+static const char *rf_resolve(const char *const *names, unsigned int n, unsigned long *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		a[i] = cowlab_resolve_function(names[i]);
+		if (!a[i])
+			return names[i];
+	}
+	return NULL;
+}
+
 /* The in-place path's functions; one missing turns the path off (every difference a run). */
 static void rf_inplace_init(void)
 {
@@ -2014,14 +2030,11 @@ static void rf_inplace_init(void)
 					     "__mmu_notifier_invalidate_range_start",
 					     "__mmu_notifier_invalidate_range_end" };
 	unsigned long a[ARRAY_SIZE(names)];
-	unsigned int i;
+	const char *missing = rf_resolve(names, ARRAY_SIZE(names), a);
 
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		a[i] = cowlab_resolve_function(names[i]);
-		if (!a[i]) {
-			pr_warn("refork: in-place re-sync off: %s not resolved\n", names[i]);
-			return;
-		}
+	if (missing) {
+		pr_warn("refork: in-place re-sync off: %s not resolved\n", missing);
+		return;
 	}
 	static_call_update(cowlab_remove_rmap, (cl_remove_rmap_t *)a[0]);
 	static_call_update(cowlab_vm_normal_page, (void *)a[1]);
@@ -2036,14 +2049,11 @@ int cowlab_refork_init(void)
 	static const char *const names[] = { "copy_page_range", "flush_tlb_mm_range",
 					     "tlb_gather_mmu", "tlb_finish_mmu", "free_pgd_range" };
 	unsigned long a[ARRAY_SIZE(names)];
-	unsigned int i;
+	const char *missing = rf_resolve(names, ARRAY_SIZE(names), a);
 
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		a[i] = cowlab_resolve_function(names[i]);
-		if (!a[i]) {
-			pr_warn("refork disabled: %s not resolved\n", names[i]);
-			return 0;
-		}
+	if (missing) {
+		pr_warn("refork disabled: %s not resolved\n", missing);
+		return 0;
 	}
 	static_call_update(cowlab_copy_page_range, (void *)a[0]);
 	static_call_update(cowlab_flush_tlb_mm_range, (void *)a[1]);
