@@ -1538,7 +1538,9 @@ static int rf_sync_runs(struct rf_ctx *x, struct rf_pair *pr, unsigned long star
 		 * The PTE tables were read under RCU, which was dropped: read the PMDs
 		 * again (6.5+ can retract a file-backed table meanwhile). If one is
 		 * no longer a table, re-copy the rest of the range instead of reading it.
+		 * Looked up again: the run may have given C its first table here.
 		 */
+		ppmdp = rf_pmds(x, start, &cpmdp);
 		rcu_read_lock();
 		pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
 		cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
