@@ -1295,6 +1295,8 @@ static int p_op(const struct st_op *o, int opi)
 			n = R[reg].pages - pg;
 		mprotect(page_addr(reg, pg), (size_t)n * ST_PAGE, PROT_READ);
 		mprotect(page_addr(reg, pg), (size_t)n * ST_PAGE, PROT_READ | PROT_WRITE);
+		/* writable again, also where a pprotl left them read-only (seed 0x551c35088ed1) */
+		memset(ctl->ro + idx, 0, n);
 		break;
 	case OP_PPROTL:
 		if (o->a[3] & 1) {
