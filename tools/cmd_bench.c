@@ -95,13 +95,16 @@ static const struct workload icount_suite[] = {
 				      "--no-aslr" }, false },
 	{ "cowbench", "cowbench", { "--size", "8M", "--reps", "7", "--patterns", "seq",
 				    "--modes", "off,16,adaptive64", "--no-aslr" }, false },
+	/* the reused COW fault: the child is gone, every write fault reuses its page */
+	{ "cowbench_reuse", "cowbench", { "--size", "8M", "--reps", "7", "--patterns", "seq",
+					  "--modes", "off", "--writer", "alone", "--no-aslr" }, false },
 	{ "forkchain", "forkchain", { "--size", "4M", "--depths", "1,4", "--reps", "5",
 				      "--no-aslr" }, false },
 	{ "reforkbench", "reforkbench", { "--sizes", "16M", "--changed", "0,1", "--reps", "7",
 					  "--preempt", "0", "--budget-us", "0" }, false },
 	/* probe overhead: probe_ns_per_event, instructions per BPF program run */
-	{ "traceoverhead", "traceoverhead", { "--size", "4M", "--reps", "5", "--fork-ops", "20",
-					      "--cow-ops", "2", "--bpf-stats" }, true },
+	{ "traceoverhead", "traceoverhead", { "--size", "4M", "--reps", "7", "--fork-ops", "60",
+					      "--cow-ops", "4", "--bpf-stats" }, true },
 };
 
 static const struct workload full[] = {
@@ -147,7 +150,7 @@ static void usage(FILE *f)
 		"  -o DIR         results directory (with --vm: DIR/<kernel>)\n"
 		"  --label L      the results directory's label (default: the suite name)\n"
 		"  --probes LIST  BPF probes attached around each workload (cowlab trace --help),\n"
-		"                 or none (default: all but faults)\n"
+		"                 or none (default: all but faults; none for the icount suite)\n"
 		"  --icount       with --vm: instruction-counted guests (cowlab vm --icount):\n"
 		"                 repeatable times that count instructions, not cache misses;\n"
 		"                 the label gets -icount\n");
@@ -677,6 +680,15 @@ int cmd_bench(int argc, char **argv)
 	} else if (!strcmp(suite_name, "icount")) {
 		suite = icount_suite;
 		n = ARRAY_SIZE(icount_suite);
+		/*
+		 * Timings of the kernel as it runs unprobed, unless asked: the probes' maps
+		 * are keyed by pid, and the pids a boot hands out moved every fork of one
+		 * boot by ~2,000 instructions (6.12). traceoverhead measures what they add.
+		 */
+		if (!probes_arg) {
+			probes_arg = "none";
+			probe_mask = 0;
+		}
 	} else if (!strcmp(suite_name, "smoke")) {
 		suite = smoke;
 		n = ARRAY_SIZE(smoke);

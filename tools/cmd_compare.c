@@ -50,8 +50,11 @@ static void usage(FILE *f)
 		"  -a, --alpha A        significance level (default 0.05)\n"
 		"  -s, --stat STAT      median (default) or min: the minimum of each run's samples,\n"
 		"                       for instruction-counted (icount) runs, whose noise only\n"
-		"                       adds work; a change then counts when it reaches the\n"
-		"                       threshold (set it from an A/A run), whatever p says\n"
+		"                       adds work\n"
+		"  With --stat min, or when the runs are icount runs, a change counts when it\n"
+		"  reaches the threshold, whatever p says (icount samples repeat to hundredths of a\n"
+		"  percent or differ by design, and a test on a few of them has no power): set the\n"
+		"  threshold from an A/A run. Otherwise a change must also be significant (p < alpha).\n"
 		"  -j, --json           JSON on stdout\n\n"
 		"Every metric is better lower. Exit status: 0 no significant regression, 1 at least\n"
 		"one (marked REGRESSION), 2 bad arguments or unreadable input.\n");
@@ -69,6 +72,7 @@ static json_t *configs_of(json_t *root, const char *wname)
 }
 
 static bool stat_min;	/* --stat min: minima instead of medians */
+static bool by_threshold;	/* a change counts by the threshold alone (min, or icount runs) */
 
 /* The median (or minimum) of @metric in configuration @id of each run; how many runs have it. */
 static size_t run_medians(struct side *s, const char *wname, const char *id, const char *metric,
@@ -228,6 +232,7 @@ int cmd_compare(int argc, char **argv)
 		goto out;
 	/* Instruction-counted, emulated and real times measure different things: never mixed. */
 	clock = cl_clock_of(base.run[0]);
+	by_threshold = stat_min || !strcmp(clock, "icount");
 	for (c = 0; c < nb + nn; c++) {
 		json_t *run = c < nb ? base.run[c] : neu.run[c - nb];
 
@@ -321,7 +326,7 @@ int cmd_compare(int argc, char **argv)
 					free(y);
 				}
 				change = bv ? 100 * (nv - bv) / bv : nv ? INFINITY : 0;
-				if ((stat_min || p < alpha) && fabs(change) >= threshold) {
+				if ((by_threshold || p < alpha) && fabs(change) >= threshold) {
 					mark = change > 0 ? "REGRESSION" : "improved";
 					change > 0 ? regressions++ : improvements++;
 				}
@@ -341,8 +346,10 @@ int cmd_compare(int argc, char **argv)
 		}
 	}
 	if (json) {
-		json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:i,s:i,s:f,s:f,s:i,s:i,s:i}", "rows", rows,
-				      "test", test, "clock", clock, "stat", stat_min ? "min" : "median",
+		json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:s,s:i,s:i,s:f,s:f,s:i,s:i,s:i}", "rows",
+				      rows, "test", test, "clock", clock, "stat",
+				      stat_min ? "min" : "median", "verdict_by",
+				      by_threshold ? "threshold" : "test and threshold",
 				      "base_runs", nb, "new_runs", nn, "threshold_pct", threshold,
 				      "alpha", alpha, "compared", compared, "regressions", regressions,
 				      "improvements", improvements);
@@ -352,11 +359,12 @@ int cmd_compare(int argc, char **argv)
 		printf("\n");
 		json_decref(o);
 	} else {
-		if (stat_min)
-			printf("\n%d metrics compared (minima, threshold %g%%; %s times; p from %s, "
-			       "not required): %d regressions, %d improvements\n", compared, threshold,
-			       clock, runs ? "Welch's t on run minima" : "Mann-Whitney U on raw samples",
-			       regressions, improvements);
+		if (by_threshold)
+			printf("\n%d metrics compared (%s, threshold %g%%; %s times; p from %s, "
+			       "not required): %d regressions, %d improvements\n", compared,
+			       stat_min ? "minima" : "medians", threshold, clock,
+			       runs ? (stat_min ? "Welch's t on run minima" : "Welch's t on run medians") :
+			       "Mann-Whitney U on raw samples", regressions, improvements);
 		else
 			printf("\n%d metrics compared (%s, alpha %g, threshold %g%%; %s times): %d "
 			       "significant regressions, %d significant improvements\n", compared,

@@ -72,7 +72,7 @@ struct conf {
 static struct {
 	uint64_t size;
 	unsigned int stride, reps, warmup;
-	bool child_writes, thp, quiet;
+	bool child_writes, alone, thp, quiet;
 	const char *json;
 } opt = { .size = 256ULL << 20, .stride = 4, .reps = 5, .warmup = 1 };
 
@@ -92,7 +92,9 @@ static void usage(FILE *f)
 		"  -m, --modes LIST      of off,N,adaptiveN,populate (default off,4,16,64,adaptive64,populate)\n"
 		"  -r, --reps N          measured repetitions per configuration (default 5)\n"
 		"  -w, --warmup N        discarded warm-up repetitions (default 1)\n"
-		"      --writer W        parent (default) or child\n"
+		"      --writer W        parent (default), child, or alone: the parent writes after\n"
+		"                        the child has exited, so every write fault finds its page no\n"
+		"                        longer shared and reuses it (the reused COW fault: no copy)\n"
 		"      --thp             let the region use transparent huge pages (default: 4K pages)\n"
 		"      --no-aslr         run without address randomisation: the writer's own stack and\n"
 		"                        heap pages then fall the same way each run (exact trap counts)\n"
@@ -178,6 +180,7 @@ static int write_phase(char *r, size_t pages, const size_t *idx, size_t n, const
 	}
 	if (traps)
 		cl_traps_follow(traps, getpid());
+	cl_settle();
 	getrusage(RUSAGE_SELF, &ru0);
 	t0 = cl_now_ns();
 	if (m->populate && madvise(r, pages * PAGE, MADV_POPULATE_WRITE))
@@ -236,6 +239,8 @@ static int trial(struct conf *c, size_t *idx, unsigned int seed, struct sample *
 		char b;
 
 		close(go[1]);
+		if (opt.alone)
+			_exit(0);
 		if (opt.child_writes) {
 			sh->err = write_phase(r, pages, idx, n, &c->mode, &sh->s);
 			_exit(0);
@@ -250,6 +255,10 @@ static int trial(struct conf *c, size_t *idx, unsigned int seed, struct sample *
 		waitpid(pid, &status, 0);
 		*out = sh->s;
 		ret = sh->err;
+	} else if (opt.alone) {
+		/* the pages' only other mapper is gone: the writes reuse them */
+		waitpid(pid, &status, 0);
+		ret = write_phase(r, pages, idx, n, &c->mode, out);
 	} else {
 		ret = write_phase(r, pages, idx, n, &c->mode, out);
 		close(go[1]);
@@ -456,11 +465,13 @@ int main(int argc, char **argv)
 			opt.warmup = (unsigned int)v;
 			break;
 		case OPT_WRITER:
-			if (strcmp(optarg, "parent") && strcmp(optarg, "child")) {
-				cl_err("bad --writer '%s' (parent or child)", optarg);
+			if (strcmp(optarg, "parent") && strcmp(optarg, "child") &&
+			    strcmp(optarg, "alone")) {
+				cl_err("bad --writer '%s' (parent, child or alone)", optarg);
 				return 2;
 			}
 			opt.child_writes = !strcmp(optarg, "child");
+			opt.alone = !strcmp(optarg, "alone");
 			break;
 		case OPT_THP: opt.thp = true; break;
 		case OPT_NO_ASLR: no_aslr = true; break;
@@ -551,7 +562,8 @@ int main(int argc, char **argv)
 				 "environment", cl_environment_json());
 		json_object_set_new(root, "params", json_pack("{s:I, s:i, s:i, s:i, s:s, s:b, s:s, s:b}",
 			"size_bytes", (json_int_t)opt.size, "stride", opt.stride, "reps", opt.reps,
-			"warmup", opt.warmup, "writer", opt.child_writes ? "child" : "parent",
+			"warmup", opt.warmup, "writer",
+			opt.child_writes ? "child" : opt.alone ? "alone" : "parent",
 			"thp", opt.thp, "order", "shuffled per repetition, srand(4242 + rep)",
 			"aslr", !(personality(0xffffffff) & ADDR_NO_RANDOMIZE)));
 		json_object_set_new(root, "traps_counted", traps ? json_true() : json_string(traps_why));

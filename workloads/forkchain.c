@@ -68,6 +68,7 @@ static void descend(int level, int depth)
 	int st;
 
 	if (level == depth) {
+		cl_settle();
 		getrusage(RUSAGE_SELF, &r0);
 		t0 = cl_now_ns();
 		for (i = 0; i < npages; i++)
@@ -83,6 +84,7 @@ static void descend(int level, int depth)
 		sh->ok = 1;
 		return;
 	}
+	cl_settle();
 	t0 = cl_now_ns();
 	pid_t pid = fork();
 

@@ -394,6 +394,7 @@ int main(int argc, char **argv)
 				change(nchg);
 				/* Time the sync, not C's way back to RF_WAIT after the last one. */
 				cl_spec_wait_parked(&spec);
+				cl_settle();
 				t0 = cl_now_ns();
 				ret = refork(&spec, &rr, 0, NULL);
 				if (ret || rr.status != COWLAB_RF_COMPLETE) {
@@ -475,6 +476,7 @@ int main(int argc, char **argv)
 
 				change(nchg);
 				cl_spec_wait_parked(&spec);
+				cl_settle();
 				t0 = cl_now_ns();
 				/* A partial sync leaves C parked: call again until one completes. */
 				for (k = 1; k <= 10000; k++) {

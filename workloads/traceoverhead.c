@@ -2,7 +2,9 @@
 /*
  * traceoverhead: what cowlab's probes cost the traced workload. Two loops,
  * each timed in alternating blocks with the probes detached and attached
- * (off, on, off, on, ...: drift hits both alike), in one process:
+ * (off, on, on, off, ...: drift hits both alike; in an instruction-counted
+ * guest, where time does not drift, always off then on, and every operation
+ * timed on its own from an idle guest), in one process:
  *   fork  fork() + child exit + wait, parent of --size (default 16 MiB);
  *   cow   fork a child that waits, write every page of --size, release it.
  * Probes: every one this kernel allows (cowlab trace's default), no filter.
@@ -51,31 +53,48 @@ static void touch_all(char v)
 		mem[i] = v;
 }
 
-static int fork_block(int ops)
+/*
+ * A block of @ops operations; returns the time they took in ns (-1: an error). Each one is
+ * timed on its own, after cl_settle() (an instruction-counted guest goes idle first, so the
+ * deferred frees of one child's exit do not land in the next one's time), and stretched by
+ * cl_inject() (the timing lane's injected slowdown).
+ */
+static int64_t fork_block(int ops)
 {
+	int64_t ns = 0;
 	int i, st;
 
 	for (i = 0; i < ops; i++) {
-		pid_t p = fork();
+		uint64_t t0;
+		pid_t p;
 
+		cl_settle();
+		t0 = cl_now_ns();
+		p = fork();
 		if (p < 0)
 			return -1;
 		if (!p)
 			_exit(0);
 		if (waitpid(p, &st, 0) != p)
 			return -1;
+		cl_inject(t0);
+		ns += (int64_t)(cl_now_ns() - t0);
 	}
-	return 0;
+	return ns;
 }
 
-static int cow_block(int ops)
+static int64_t cow_block(int ops)
 {
+	int64_t ns = 0;
 	int i, st, go[2];
 	char c = 0;
 
 	for (i = 0; i < ops; i++) {
+		uint64_t t0;
 		pid_t p;
 
+		cl_settle();
+		t0 = cl_now_ns();
 		if (pipe(go))
 			return -1;
 		p = fork();
@@ -88,8 +107,10 @@ static int cow_block(int ops)
 			return -1;
 		close(go[0]);
 		close(go[1]);
+		cl_inject(t0);
+		ns += (int64_t)(cl_now_ns() - t0);
 	}
-	return 0;
+	return ns;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -151,8 +172,10 @@ int main(int argc, char **argv)
 	json_t *res, *jl, *samples;
 	char err[2048];
 	int opt, l, r, stats_fd, bpf_stats = 0;
+	bool icount;
 
 	cl_set_prog("traceoverhead");
+	icount = cl_timing_sched() == 1;
 	while ((opt = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -225,9 +248,26 @@ int main(int argc, char **argv)
 		loops[l].ev = calloc(reps, sizeof(double));
 	}
 	/* a first block of each, untimed: page cache, caches, allocator */
-	if (fork_block(loops[0].ops / 4 + 1) || cow_block(1)) {
+	if (fork_block(loops[0].ops / 4 + 1) < 0 || cow_block(1) < 0) {
 		cl_err("fork: %s", strerror(errno));
 		return 1;
+	}
+	/*
+	 * ... and with the probes, untimed: the first attach does work no later one does (an
+	 * icount guest's first "on" block came out 18% below its "off" block once, on 6.12)
+	 */
+	{
+		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
+
+		if (!p) {
+			cl_err("%s", err);
+			return 1;
+		}
+		if (fork_block(loops[0].ops / 4 + 1) < 0 || cow_block(1) < 0) {
+			cl_err("fork: %s", strerror(errno));
+			return 1;
+		}
+		cl_probes_close(p);
 	}
 	for (r = 0; r < (int)reps; r++) {
 		int half, on;
@@ -236,7 +276,13 @@ int main(int argc, char **argv)
 		for (half = 0; half < 2; half++) {
 			struct cl_probes *p = NULL;
 
-			on = half ^ (r & 1);
+			/*
+			 * icount: always off, then on. Each attach and detach leaves fork a
+			 * little slower for good (6.12: ~0.25% per cycle, off blocks growing
+			 * through the run), so an "on" block is judged against the "off" block
+			 * right before it, which has seen as many cycles; time does not drift.
+			 */
+			on = icount ? half : half ^ (r & 1);
 
 			if (on) {
 				p = cl_probes_open(&po, err, sizeof(err));
@@ -249,19 +295,18 @@ int main(int argc, char **argv)
 			 * Untimed first: attaching and detaching patch kernel text, and
 			 * an emulator (QEMU TCG) then re-translates the code it runs.
 			 */
-			if (fork_block(loops[0].ops / 4 + 1) || cow_block(1)) {
+			if (fork_block(loops[0].ops / 4 + 1) < 0 || cow_block(1) < 0) {
 				cl_err("warm-up: %s", strerror(errno));
 				return 1;
 			}
 			for (l = 0; l < 2; l++) {
-				uint64_t t0 = cl_now_ns(), ns0 = 0, n0 = 0, ns1, n1, dt;
-				int e;
+				uint64_t ns0 = 0, n0 = 0, ns1, n1;
+				int64_t dt;
 
 				if (p)
 					cl_probes_run_time(p, &ns0, &n0);
-				e = l ? cow_block(loops[l].ops) : fork_block(loops[l].ops);
-				dt = cl_now_ns() - t0;
-				if (e) {
+				dt = l ? cow_block(loops[l].ops) : fork_block(loops[l].ops);
+				if (dt < 0) {
 					cl_err("%s loop: %s", loops[l].name, strerror(errno));
 					return 1;
 				}
@@ -319,14 +364,16 @@ int main(int argc, char **argv)
 					       "on_ns_per_op", loops[l].on[r]);
 
 			/*
-			 * With --bpf-stats: what one probe event costs the workload, this "on"
-			 * block's excess over the fastest "off" block, per BPF program run (in an
-			 * icount guest ns are instructions, and noise only adds work: against the
-			 * paired "off" block, one slow "off" block cut the estimate to a third;
-			 * the statistics' own two clock reads per run are included).
+			 * With --bpf-stats: what one probe event costs the workload, per BPF
+			 * program run: this "on" block's excess over the fastest "off" block
+			 * (against the paired one, one slow "off" block cut the estimate to a
+			 * third), or in an icount guest (ns are instructions; every operation
+			 * starts from an idle guest) over the "off" block right before it. The
+			 * statistics' own two clock reads per run are included.
 			 */
 			if (stats_fd >= 0 && loops[l].ev[r] > 0) {
-				pe[pe_n] = (loops[l].on[r] - a.min) / loops[l].ev[r];
+				pe[pe_n] = (loops[l].on[r] - (icount ? loops[l].off[r] : a.min)) /
+					   loops[l].ev[r];
 				json_object_set_new(sm, "probe_ns_per_event", json_real(pe[pe_n++]));
 			}
 			json_array_append_new(samples, sm);

@@ -10,7 +10,7 @@ ok() {	# status description
 has() { case $1 in *"$2"*) return 0 ;; esac; return 1; }
 
 echo "TAP version 13"
-echo "1..12"
+echo "1..13"
 out=$(cowlab status 2>&1); rc=$?
 has "$out" "features: cowahead yes"; ok $(( rc + $? )) "status: module loaded with cowahead (exit $rc)"
 
@@ -44,4 +44,6 @@ out=$(cowlab exec --cow-ahead=0 -- true 2>&1); rc=$?
 [ $rc = 2 ] && has "$out" "bad --cow-ahead '0'"; ok $? "exec --cow-ahead=0: exit $rc, '$out'"
 out=$(su -s /bin/sh nobody -c 'cowlab cowahead set -p 1 -w 4' 2>&1); rc=$?
 [ $rc = 1 ] && has "$out" "not allowed to act on pid 1"; ok $? "unprivileged, pid 1: exit $rc, '$out'"
+out=$(cowbench --writer nobody 2>&1); rc=$?
+[ $rc = 2 ] && has "$out" "bad --writer 'nobody' (parent, child or alone)"; ok $? "cowbench --writer nobody: exit $rc, '$out'"
 exit $fail

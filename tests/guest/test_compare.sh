@@ -119,8 +119,17 @@ out=$(cowlab compare "$d/ia.json" "$d/tb.json" 2>&1); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "ia.json has icount times, .*tb.json has emulated times: not comparable"
 ok $? "an icount run against an emulated one: exit 2, says why ($out)"
 out=$(cowlab compare "$d/ia.json" "$d/islow.json" 2>&1); rc=$?
-[ $rc = 1 ] && echo "$out" | grep -q "icount times): 1 significant regressions"
-ok $? "two icount runs compare, and say their clock (exit $rc)"
+[ $rc = 1 ] && echo "$out" | grep -q "(medians, threshold 5%; icount times; p from Mann-Whitney U on raw samples, not required): 1 regressions"
+ok $? "two icount runs compare, and say their clock and that the threshold decides (exit $rc)"
+# icount runs: a 1% slower median counts at a 0.5% threshold although the test cannot see it
+# (the samples overlap: p ~ 0.6); the same change between two wall-clock runs does not
+mk "$d/p1.json" 1.01 1
+sed 's/"schema": 1,/"schema": 1, "environment": {"clock": "icount", "accel": "tcg"},/' "$d/p1.json" >"$d/ip1.json"
+out=$(cowlab compare -t 0.5 "$d/ia.json" "$d/ip1.json" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | grep -c REGRESSION)" = 1 ] && echo "$out" | grep REGRESSION | grep -q "mode=16" &&
+	cowlab compare -t 0.5 "$d/a.json" "$d/p1.json" >/dev/null &&
+	cowlab compare -j -t 0.5 "$d/ia.json" "$d/ip1.json" | grep -q '"verdict_by": "threshold"'
+ok $? "icount medians: a 1% change is flagged at 0.5% by the threshold alone, wall-clock medians need p (exit $rc)"
 out=$(cowlab compare -j "$d/a.json" "$d/b.json" 2>&1); rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q '"clock": "wall"'
 ok $? "runs without a clock field or accel are wall time, and the JSON names the clock (exit $rc)"

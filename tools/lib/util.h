@@ -30,6 +30,8 @@ uint64_t cl_now_ns(void);
 void cl_inject(uint64_t t0);
 /* icount guests: the measuring process is not preempted by its children (util.c). */
 int cl_timing_sched(void);
+/* icount guests: let the guest go idle before a timed interval (deferred work done; util.c). */
+void cl_settle(void);
 /*
  * Re-exec the running program (same argv) with address randomisation off, so
  * that layouts, and with them page-table and fault counts, repeat exactly.
