@@ -254,7 +254,7 @@ DEBUG_IMAGES := $(B)/k/$(DEBUG_K)/initramfs-kernel.cpio $(B)/k/$(DEBUG_K)/cowlab
 check: all $(if $(KERNEL),,$(DEBUG_IMAGES))
 	$(Q)tests/run-all $(if $(KERNEL),--kernel $(KERNEL),$(KERNELS:%=--kernel %) --kernel $(DEBUG_K) --lane-selftest)
 
-# The icount timing lane (opt-in in make check: COWLAB_ICOUNT=1): three instruction-counted
+# The icount timing lane (in make check; COWLAB_ICOUNT=0 leaves it out): three instruction-counted
 # boots of `cowlab bench --suite icount` (A, A, 1% injected) and the gate, TAP.
 #   make icount-lane [KERNEL=6.12]
 icount-lane: all
