@@ -126,11 +126,11 @@ int cl_timing_sched(void)
 }
 
 /*
- * In an instruction-counted guest: sleep COWLAB_SETTLE_MS (default 5 ms) before a timed
+ * In an instruction-counted guest: sleep COWLAB_SETTLE_MS (0-999, default 5 ms) before a timed
  * interval, so that it starts from an idle guest. The work a previous repetition left behind
- * (RCU callbacks freeing an exited child's task and anon_vmas, a vfree, a kworker's vmstat
- * update, the per-CPU page lists' drain) then runs in that sleep, not inside some intervals and
- * not others, which moved the minimum of a small fork by up to 2.5% between two boots.
+ * (RCU callbacks freeing an exited child's task and anon_vmas, a vfree, a kworker's work)
+ * then runs in that sleep, not inside some intervals and not others, which moved the minimum
+ * of a small fork by up to 2.5% between two boots.
  * With -icount sleep=off an idle guest's clock jumps to its next timer: the sleep costs the
  * host almost nothing. Anywhere else, and with COWLAB_SETTLE_MS=0, it does nothing.
  */
@@ -145,7 +145,7 @@ void cl_settle(void)
 		ms = 0;
 		if (c && !strcmp(c, "icount"))
 			ms = e ? atol(e) : 5;
-		if (ms < 0 || ms > 1000)
+		if (ms < 0 || ms > 999)
 			ms = 0;
 	}
 	if (!ms)
