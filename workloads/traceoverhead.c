@@ -83,6 +83,14 @@ static int64_t fork_block(int ops)
 	return ns;
 }
 
+static int64_t cow_block(int ops);
+
+/* An untimed block of each loop: caches, allocator, code just re-translated by an emulator. */
+static int warm_up(int fork_ops)
+{
+	return fork_block(fork_ops / 4 + 1) < 0 || cow_block(1) < 0 ? -1 : 0;
+}
+
 static int64_t cow_block(int ops)
 {
 	int64_t ns = 0;
@@ -248,7 +256,7 @@ int main(int argc, char **argv)
 		loops[l].ev = calloc(reps, sizeof(double));
 	}
 	/* a first block of each, untimed: page cache, caches, allocator */
-	if (fork_block(loops[0].ops / 4 + 1) < 0 || cow_block(1) < 0) {
+	if (warm_up(loops[0].ops)) {
 		cl_err("fork: %s", strerror(errno));
 		return 1;
 	}
@@ -263,7 +271,7 @@ int main(int argc, char **argv)
 			cl_err("%s", err);
 			return 1;
 		}
-		if (fork_block(loops[0].ops / 4 + 1) < 0 || cow_block(1) < 0) {
+		if (warm_up(loops[0].ops)) {
 			cl_err("fork: %s", strerror(errno));
 			return 1;
 		}
@@ -295,7 +303,7 @@ int main(int argc, char **argv)
 			 * Untimed first: attaching and detaching patch kernel text, and
 			 * an emulator (QEMU TCG) then re-translates the code it runs.
 			 */
-			if (fork_block(loops[0].ops / 4 + 1) < 0 || cow_block(1) < 0) {
+			if (warm_up(loops[0].ops)) {
 				cl_err("warm-up: %s", strerror(errno));
 				return 1;
 			}
