@@ -29,7 +29,7 @@ mk() {	# file factor_seq16 factor_seqoff
 		printf "]}}}}\n" }' >"$1"
 }
 echo "TAP version 13"
-echo "1..24"
+echo "1..25"
 mk "$d/a.json" 1 1
 mk "$d/b.json" 1 1
 mk "$d/slow.json" 1.2 1
