@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 	const char *out = NULL;
 	json_t *res, *jl, *samples;
 	char err[2048];
-	int opt, l, r, stats_fd, bpf_stats = 0;
+	struct cl_probes *probes;
+	int opt, l, r, e, stats_fd, bpf_stats = 0;
 	bool icount;
 
 	cl_set_prog("traceoverhead");
@@ -262,21 +263,22 @@ int main(int argc, char **argv)
 	}
 	/*
 	 * ... and with the probes, untimed: the first attach does work no later one does (an
-	 * icount guest's first "on" block came out 18% below its "off" block once, on 6.12)
+	 * icount guest's first "on" block came out 18% below its "off" block once, on 6.12).
+	 * The programs are loaded once and then only attached and detached: each load parses
+	 * the kernel's BTF (megabytes), glibc kept 16 kB of it each time, and every fork copies
+	 * this process's pages: on icount guests the fork blocks grew ~1.5 us a rep (6.1, 6.12,
+	 * 7.3), a drift that moved the median of 7 by 0.6% when one rep was off.
 	 */
-	{
-		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
-
-		if (!p) {
-			cl_err("%s", err);
-			return 1;
-		}
-		if (warm_up(loops[0].ops)) {
-			cl_err("fork: %s", strerror(errno));
-			return 1;
-		}
-		cl_probes_close(p);
+	probes = cl_probes_open(&po, err, sizeof(err));
+	if (!probes) {
+		cl_err("%s", err);
+		return 1;
 	}
+	if (warm_up(loops[0].ops)) {
+		cl_err("fork: %s", strerror(errno));
+		return 1;
+	}
+	cl_probes_detach(probes);
 	for (r = 0; r < (int)reps; r++) {
 		int half, on;
 
@@ -285,19 +287,18 @@ int main(int argc, char **argv)
 			struct cl_probes *p = NULL;
 
 			/*
-			 * icount: always off, then on. Each attach and detach leaves fork a
-			 * little slower for good (6.12: ~0.25% per cycle, off blocks growing
-			 * through the run), so an "on" block is judged against the "off" block
-			 * right before it, which has seen as many cycles; time does not drift.
+			 * icount: always off, then on, so that an "on" block is judged against
+			 * the "off" block right before it, whatever drifts through the run.
 			 */
 			on = icount ? half : half ^ (r & 1);
 
 			if (on) {
-				p = cl_probes_open(&po, err, sizeof(err));
-				if (!p) {
-					cl_err("%s", err);
+				e = cl_probes_reattach(probes);
+				if (e) {
+					cl_err("attaching the probes again: %s", strerror(-e));
 					return 1;
 				}
+				p = probes;
 			}
 			/*
 			 * Untimed first: attaching and detaching patch kernel text, and
@@ -326,7 +327,8 @@ int main(int argc, char **argv)
 					loops[l].on_ns += dt;
 				}
 			}
-			cl_probes_close(p);
+			if (p)
+				cl_probes_detach(p);
 		}
 		fprintf(stderr, "\rtraceoverhead: %d/%d", r + 1, (int)reps);
 	}
@@ -411,13 +413,12 @@ int main(int argc, char **argv)
 	json_object_set_new(res, "reps", json_integer((json_int_t)reps));
 	json_object_set_new(res, "configs", jl);
 	json_object_set_new(res, "environment", cl_environment_json());
-	{
-		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
-
-		if (p) {
-			json_object_set_new(res, "probes", cl_probes_status_json(p));
-			cl_probes_close(p);
-		}
+	json_object_set_new(res, "probes", cl_probes_status_json(probes));
+	cl_probes_close(probes);
+	for (l = 0; l < 2; l++) {
+		free(loops[l].off);
+		free(loops[l].on);
+		free(loops[l].ev);
 	}
 	if (out && cl_json_write(res, out))
 		return 1;

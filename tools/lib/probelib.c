@@ -200,8 +200,13 @@ struct cl_probes {
 	uint32_t mask;		/* asked for, plus what they imply */
 	uint32_t asked;
 	struct cl_probe_status st[CL_P_NR];
-	struct bpf_link *links[MAX_LINKS];
+	struct bpf_link *links[MAX_LINKS];	/* NULL while detached (cl_probes_detach) */
 	const struct bpf_program *linked[MAX_LINKS];
+	struct link_how {			/* how to attach links[i] again */
+		enum { L_TRACE, L_KPROBE, L_RAW_TP } kind;
+		bool ret;
+		const char *target;		/* kprobe function, raw tracepoint (static) */
+	} how[MAX_LINKS];
 	int nlinks;
 	int cgroup_fd;
 	int ncpus;
@@ -421,12 +426,16 @@ static struct bpf_link *link_for(struct cl_probes *p, const struct bpf_program *
 	return NULL;
 }
 
-static int keep_link(struct cl_probes *p, const struct bpf_program *pg, struct bpf_link *l)
+static int keep_link(struct cl_probes *p, const struct bpf_program *pg, struct bpf_link *l,
+		     int kind, bool ret, const char *target)
 {
 	if (p->nlinks == MAX_LINKS) {
 		bpf_link__destroy(l);
 		return -ENOSPC;
 	}
+	p->how[p->nlinks].kind = kind;
+	p->how[p->nlinks].ret = ret;
+	p->how[p->nlinks].target = target;
 	p->linked[p->nlinks] = pg;
 	p->links[p->nlinks++] = l;
 	return 0;
@@ -452,7 +461,7 @@ static int attach_fentry(struct cl_probes *p, const struct desc *d, const struct
 			continue;
 		l = bpf_program__attach_trace(pg);
 		err = libbpf_get_error(l);
-		if (err || (err = keep_link(p, pg, l))) {
+		if (err || (err = keep_link(p, pg, l, L_TRACE, false, NULL))) {
 			drop_links_from(p, from);
 			return err;
 		}
@@ -465,7 +474,7 @@ static int attach_kp(struct cl_probes *p, struct bpf_program *pg, bool ret, cons
 	struct bpf_link *l = bpf_program__attach_kprobe(pg, ret, fn);
 	int err = libbpf_get_error(l);
 
-	return err ? err : keep_link(p, pg, l);
+	return err ? err : keep_link(p, pg, l, L_KPROBE, ret, fn);
 }
 
 static int attach_kprobe(struct cl_probes *p, const struct desc *d, struct cl_probe_status *st,
@@ -508,7 +517,7 @@ static int attach_tp(struct cl_probes *p, const struct desc *d, struct cl_probe_
 			continue;
 		l = bpf_program__attach_raw_tracepoint(pg, d->tps[i].tp);
 		err = libbpf_get_error(l);
-		if (err || (err = keep_link(p, pg, l))) {
+		if (err || (err = keep_link(p, pg, l, L_RAW_TP, false, d->tps[i].tp))) {
 			drop_links_from(p, from);
 			appendf(why, len, "tracepoint %s: %s", d->tps[i].tp, strerror(-err));
 			return err;
@@ -789,7 +798,7 @@ struct cl_probes *cl_probes_open(const struct cl_probe_opts *o, char *err, size_
 				 strerror(-libbpf_get_error(l)));
 			goto fail;
 		}
-		keep_link(p, pg, l);
+		keep_link(p, pg, l, L_RAW_TP, false, tps[i]);
 	}
 
 	for (i = 0; i < CL_P_NR; i++) {
@@ -958,6 +967,47 @@ int cl_probes_run_time(const struct cl_probes *p, uint64_t *ns, uint64_t *runs)
 int cl_bpf_stats_enable(void)
 {
 	return bpf_enable_stats(BPF_STATS_RUN_TIME);
+}
+
+void cl_probes_detach(struct cl_probes *p)
+{
+	int i;
+
+	for (i = 0; i < p->nlinks; i++) {
+		bpf_link__destroy(p->links[i]);
+		p->links[i] = NULL;
+	}
+}
+
+int cl_probes_reattach(struct cl_probes *p)
+{
+	int i, err = 0;
+
+	for (i = 0; i < p->nlinks && !err; i++) {
+		/* attaching does not change the program: libbpf only reads it */
+		struct bpf_program *pg = (struct bpf_program *)p->linked[i];
+		struct bpf_link *l;
+
+		if (p->links[i])
+			continue;
+		switch (p->how[i].kind) {
+		case L_TRACE:
+			l = bpf_program__attach_trace(pg);
+			break;
+		case L_KPROBE:
+			l = bpf_program__attach_kprobe(pg, p->how[i].ret, p->how[i].target);
+			break;
+		default:
+			l = bpf_program__attach_raw_tracepoint(pg, p->how[i].target);
+			break;
+		}
+		err = libbpf_get_error(l);
+		if (!err)
+			p->links[i] = l;
+	}
+	if (err)
+		cl_probes_detach(p);
+	return err;
 }
 
 void cl_probes_close(struct cl_probes *p)

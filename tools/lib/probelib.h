@@ -78,6 +78,14 @@ int cl_probes_track(struct cl_probes *p, pid_t pid);
 int cl_probes_read(struct cl_probes *p, struct cl_snapshot *s);
 void cl_probes_close(struct cl_probes *p);
 /*
+ * Detach every link and attach them again, the programs staying loaded: what a caller that
+ * toggles probes many times uses (loading parses the kernel's BTF, and the allocator keeps
+ * some of that memory, which a process that forks then copies). Reattach: 0 or -errno (then
+ * all detached).
+ */
+void cl_probes_detach(struct cl_probes *p);
+int cl_probes_reattach(struct cl_probes *p);
+/*
  * Time spent in the probes' BPF programs and how many times they ran, summed
  * over every loaded program; counted only while BPF run-time statistics are
  * on (cl_bpf_stats_enable()). 0 on success.
