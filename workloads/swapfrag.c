@@ -144,7 +144,7 @@ static void write_page(char *p, uint64_t i)
 }
 
 struct batch {
-	double ms, pswpout, ns_per_slot, calls, p50, p99, mib_s, used_before, used_after;
+	double ms, pswpout, reclaimed, ns_per_slot, calls, p50, p99, mib_s, used_before, used_after;
 };
 
 int main(int argc, char **argv)
@@ -310,6 +310,8 @@ badfrag:
 			for (r = 0; r < (int)reps; r++) {
 				char *bp = bregion + (size_t)r * nb * PAGE;
 				long out0 = cl_vmstat("pswpout"), u0;
+				/* every page reclaim freed, by any reclaimer, cgroup's too */
+				long st0 = cl_vmstat("pgsteal_anon") + cl_vmstat("pgsteal_file");
 				struct cl_hist *h = &s1.h[CL_H_SWAP_ALLOC];
 				uint64_t t0;
 
@@ -325,6 +327,8 @@ badfrag:
 					cl_histo_sub(h, &s0.h[CL_H_SWAP_ALLOC]);
 				}
 				b[r].pswpout = (double)(cl_vmstat("pswpout") - out0);
+				b[r].reclaimed = (double)(cl_vmstat("pgsteal_anon") +
+							  cl_vmstat("pgsteal_file") - st0);
 				dev_use(&size_kb, &used_kb);
 				b[r].used_before = 100.0 * u0 / size_kb;
 				b[r].used_after = 100.0 * used_kb / size_kb;
@@ -338,8 +342,9 @@ badfrag:
 				mibs[r] = b[r].mib_s;
 				p99[r] = b[r].p99;
 				json_array_append_new(samples, json_pack(
-					"{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "batch_ms", b[r].ms,
-					"pswpout", b[r].pswpout, "alloc_calls", b[r].calls,
+					"{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "batch_ms",
+					b[r].ms, "pswpout", b[r].pswpout, "reclaimed_pages", b[r].reclaimed,
+					"alloc_calls", b[r].calls,
 					"alloc_ns_per_slot", b[r].ns_per_slot, "alloc_call_p50_ns", b[r].p50,
 					"alloc_call_p99_ns", b[r].p99, "swapout_mib_s", b[r].mib_s,
 					"used_pct_before", b[r].used_before, "used_pct_after",

@@ -152,22 +152,28 @@ static void test_swapfrag(void)
 		json_array_foreach(json_object_get(c, "samples"), j, s) {
 			n++;
 			/*
-			 * 1024 new pages in a cgroup at its limit push about as many out (some of
-			 * the reclaim may take the cgroup's file pages instead: a quarter is
-			 * required); it starts at its level (1% below allowed: slots freed by
-			 * reclaim of swap-cache pages between the fill and the batch)
+			 * 1024 new pages in a cgroup at its limit make reclaim free about as many
+			 * (pgsteal: half required); some of them swapped out now, not all (clean
+			 * swap-cache pages and file pages go without a write: 192 of 1024 seen on
+			 * 6.12); it starts at its level (1% below allowed: slots freed by reclaim
+			 * of swap-cache pages between the fill and the batch)
 			 */
-			if (num(s, "pswpout") < 256 ||
+			if (num(s, "reclaimed_pages") < 512 || num(s, "pswpout") < 1 ||
 			    num(s, "used_pct_before") < num(c, "fill_pct") - 1) {
 				bad++;
-				tap_diag("frag %s fill %.0f%%: %.0f pages swapped out, %.1f%% used before",
+				tap_diag("frag %s fill %.0f%%: %.0f pages reclaimed, %.0f swapped out, "
+					 "%.1f%% used before",
 					 json_string_value(json_object_get(c, "frag")), num(c, "fill_pct"),
-					 num(s, "pswpout"), num(s, "used_pct_before"));
+					 num(s, "reclaimed_pages"), num(s, "pswpout"),
+					 num(s, "used_pct_before"));
 			}
+			tap_diag("frag %s fill %.0f%%: %.0f reclaimed, %.0f swapped out",
+				 json_string_value(json_object_get(c, "frag")), num(c, "fill_pct"),
+				 num(s, "reclaimed_pages"), num(s, "pswpout"));
 			calls += num(s, "alloc_calls") > 0;
 		}
-	tap_ok(root && n == 8 && !bad, "swapfrag: exit %d, %d batches, %d of them with < 256 pages "
-	       "swapped out or below their fill level %s", rc, n, bad, rc ? err : "");
+	tap_ok(root && n == 8 && !bad, "swapfrag: exit %d, %d batches, %d of them with < 512 pages "
+	       "reclaimed, none swapped out or below their fill level %s", rc, n, bad, rc ? err : "");
 	if (btf)
 		tap_ok(fn && (!strcmp(fn, "folio_alloc_swap") || !strcmp(fn, "get_swap_pages")) &&
 		       calls == n, "swapfrag: the allocator probe (%s) ran in %d of %d batches",
