@@ -234,19 +234,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	touch_all(1);
-	{
-		/* no probes on this kernel (no BTF, no privileges): say so, measure nothing */
-		struct cl_probes *p = cl_probes_open(&po, err, sizeof(err));
-
-		if (!p) {
-			cl_err("no probe can attach here, nothing to measure: %s", err);
-			res = json_pack("{s:i,s:s,s:s,s:[],s:o}", "schema", 1, "workload",
-					"traceoverhead", "unavailable", err, "configs",
-					"environment", cl_environment_json());
-			return out && cl_json_write(res, out) ? 1 : 0;
-		}
-		cl_probes_close(p);
+	/*
+	 * No probes on this kernel (no BTF, no privileges): say so, measure nothing. Otherwise
+	 * they stay loaded for the whole run and are only attached and detached: each load
+	 * parses the kernel's BTF (megabytes), glibc kept 16 kB of it each time, and every fork
+	 * copies this process's pages: on icount guests the fork blocks grew ~1.5 us a rep (6.1,
+	 * 6.12, 7.3), a drift that moved the median of 7 by 0.6% when one rep was off.
+	 */
+	probes = cl_probes_open(&po, err, sizeof(err));
+	if (!probes) {
+		cl_err("no probe can attach here, nothing to measure: %s", err);
+		res = json_pack("{s:i,s:s,s:s,s:[],s:o}", "schema", 1, "workload", "traceoverhead",
+				"unavailable", err, "configs", "environment", cl_environment_json());
+		return out && cl_json_write(res, out) ? 1 : 0;
 	}
+	cl_probes_detach(probes);
 	/* per-program run time, while the fd is open; it costs the "on" blocks two clock reads per run */
 	stats_fd = bpf_stats ? cl_bpf_stats_enable() : -1;
 	if (bpf_stats && stats_fd < 0)
@@ -263,15 +265,11 @@ int main(int argc, char **argv)
 	}
 	/*
 	 * ... and with the probes, untimed: the first attach does work no later one does (an
-	 * icount guest's first "on" block came out 18% below its "off" block once, on 6.12).
-	 * The programs are loaded once and then only attached and detached: each load parses
-	 * the kernel's BTF (megabytes), glibc kept 16 kB of it each time, and every fork copies
-	 * this process's pages: on icount guests the fork blocks grew ~1.5 us a rep (6.1, 6.12,
-	 * 7.3), a drift that moved the median of 7 by 0.6% when one rep was off.
+	 * icount guest's first "on" block came out 18% below its "off" block once, on 6.12)
 	 */
-	probes = cl_probes_open(&po, err, sizeof(err));
-	if (!probes) {
-		cl_err("%s", err);
+	e = cl_probes_reattach(probes);
+	if (e) {
+		cl_err("attaching the probes again: %s", strerror(-e));
 		return 1;
 	}
 	if (warm_up(loops[0].ops)) {

@@ -201,7 +201,7 @@ struct cl_probes {
 	uint32_t asked;
 	struct cl_probe_status st[CL_P_NR];
 	struct bpf_link *links[MAX_LINKS];	/* NULL while detached (cl_probes_detach) */
-	const struct bpf_program *linked[MAX_LINKS];
+	struct bpf_program *linked[MAX_LINKS];
 	struct link_how {			/* how to attach links[i] again */
 		enum { L_TRACE, L_KPROBE, L_RAW_TP } kind;
 		bool ret;
@@ -426,7 +426,7 @@ static struct bpf_link *link_for(struct cl_probes *p, const struct bpf_program *
 	return NULL;
 }
 
-static int keep_link(struct cl_probes *p, const struct bpf_program *pg, struct bpf_link *l,
+static int keep_link(struct cl_probes *p, struct bpf_program *pg, struct bpf_link *l,
 		     int kind, bool ret, const char *target)
 {
 	if (p->nlinks == MAX_LINKS) {
@@ -984,8 +984,7 @@ int cl_probes_reattach(struct cl_probes *p)
 	int i, err = 0;
 
 	for (i = 0; i < p->nlinks && !err; i++) {
-		/* attaching does not change the program: libbpf only reads it */
-		struct bpf_program *pg = (struct bpf_program *)p->linked[i];
+		struct bpf_program *pg = p->linked[i];
 		struct bpf_link *l;
 
 		if (p->links[i])

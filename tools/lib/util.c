@@ -125,21 +125,6 @@ int cl_timing_sched(void)
 	return 1;
 }
 
-/*
- * In an instruction-counted guest: sleep COWLAB_SETTLE_MS (0-999, default 5 ms) before a timed
- * interval, so that it starts from an idle guest. The work a previous repetition left behind
- * (RCU callbacks freeing an exited child's task and anon_vmas, a vfree, a kworker's work)
- * then runs in that sleep, not inside some intervals and not others, which moved the minimum
- * of a small fork by up to 2.5% between two boots.
- * Then it spins until the next timer tick (CLOCK_MONOTONIC_COARSE moves only there), so that
- * the interval starts right after one: an interval shorter than a tick period (4 ms at HZ=250)
- * never contains one. Without that, where the ticks fell depended on the boot (the guest's I/O
- * completes at host-dependent instructions): on 7.3 three of seven 16 MiB THP forks (172 us)
- * of one boot took 10 us more, none of another's, and their median moved by 2%.
- * With -icount sleep=off an idle guest's clock jumps to its next timer: the sleep costs the
- * host almost nothing; the spin, under a tick period of guest instructions. Anywhere else, and
- * with COWLAB_SETTLE_MS=0, it does nothing.
- */
 /* Busy until CLOCK_MONOTONIC_COARSE (updated by the tick) changes; at most 50 ms. */
 static void spin_to_tick(void)
 {
@@ -155,6 +140,21 @@ static void spin_to_tick(void)
 	} while (c.tv_sec == c0.tv_sec && c.tv_nsec == c0.tv_nsec);
 }
 
+/*
+ * In an instruction-counted guest: sleep COWLAB_SETTLE_MS (0-999, default 5 ms) before a timed
+ * interval, so that it starts from an idle guest. The work a previous repetition left behind
+ * (RCU callbacks freeing an exited child's task and anon_vmas, a vfree, a kworker's work)
+ * then runs in that sleep, not inside some intervals and not others, which moved the minimum
+ * of a small fork by up to 2.5% between two boots.
+ * Then it spins until the next timer tick (CLOCK_MONOTONIC_COARSE moves only there), so that
+ * the interval starts right after one: an interval shorter than a tick period (4 ms at HZ=250)
+ * never contains one. Without that, where the ticks fell depended on the boot (the guest's I/O
+ * completes at host-dependent instructions): on 7.3 three of seven 16 MiB THP forks (172 us)
+ * of one boot took 10 us more, none of another's, and their median moved by 2%.
+ * With -icount sleep=off an idle guest's clock jumps to its next timer: the sleep costs the
+ * host almost nothing; the spin, under a tick period of guest instructions. Anywhere else, and
+ * with COWLAB_SETTLE_MS=0, it does nothing.
+ */
 void cl_settle(void)
 {
 	static long ms = -1;
