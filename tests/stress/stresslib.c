@@ -228,7 +228,9 @@ static const char *const splats[] = {
 	"possible circular locking", "possible recursive locking", "inconsistent lock state",
 	"sleeping function called from invalid context", "unreferenced object 0x",
 	"suspected memory leak", "page_table_check", "Call Trace", "Bad rss-counter", "Bad page",
-	"non-zero pgtables_bytes", NULL
+	"non-zero pgtables_bytes",
+	/* the module's VERIFY oracle: an incremental sync skipped an entry that differed */
+	"refork VERIFY: tracking missed", NULL
 };
 
 static int kmsg_fd = -1;
