@@ -15,14 +15,15 @@
 static void ca_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cowlab cowahead set [-p PID] -w PAGES [--adaptive] [--keep-exec] [--no-inherit]\n"
+		"usage: cowlab cowahead set -p PID -w PAGES [--adaptive] [--keep-exec] [--no-inherit]\n"
 		"                           [--range START-END]\n"
-		"       cowlab cowahead off [-p PID]\n"
+		"       cowlab cowahead off -p PID\n"
 		"       cowlab cowahead get [-p PID] [-j]\n"
 		"       cowlab cowahead stats [-p PID | -g] [-j]\n\n"
 		"cow-ahead: when the process takes a copy-on-write fault, the module also breaks\n"
 		"COW on the next PAGES pages of the same mapping (1..%d), in one batch.\n\n"
-		"  -p, --pid PID      target process (default: this one; needs ptrace rights)\n"
+		"  -p, --pid PID      target process (needs ptrace rights); set and off need it,\n"
+		"                     get and stats default to this command (what it inherited)\n"
 		"  -w, --window N     pages after the faulting one (fixed), or the maximum (adaptive)\n"
 		"      --adaptive     grow the window on sequential COW faults, collapse on random ones\n"
 		"      --keep-exec    keep the policy across execve()\n"
@@ -176,6 +177,16 @@ int cmd_cowahead(int argc, char **argv)
 	}
 	if (strcmp(sub, "set") && strcmp(sub, "off") && strcmp(sub, "get") && strcmp(sub, "stats")) {
 		cl_err("cowahead: unknown subcommand '%s' (set, off, get, stats)", sub);
+		return 2;
+	}
+	/*
+	 * set/off on this command itself would end with it: name a process, or start the
+	 * program under a policy (get and stats on self are what a program run under one sees).
+	 */
+	if ((!strcmp(sub, "set") || !strcmp(sub, "off")) && !pid) {
+		cl_err("cowahead %s: name the process with -p PID (a policy on this command would "
+		       "end with it); to run a program under one: cowlab exec --cow-ahead=N -- PROG",
+		       sub);
 		return 2;
 	}
 	if (!strcmp(sub, "set") && !have_window) {

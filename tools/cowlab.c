@@ -56,6 +56,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+			printf("usage: cowlab version\n\nPrint the tool's version and the ioctl ABI it "
+			       "speaks (the module's: cowlab status).\n\n  -h, --help  this text\n");
+			return 0;
+		}
+		if (argc > 2) {
+			cl_err("version: unexpected argument '%s'", argv[2]);
+			return 2;
+		}
 		printf("cowlab %s (ABI %d)\n", COWLAB_VERSION, COWLAB_ABI_VERSION);
 		return 0;
 	}

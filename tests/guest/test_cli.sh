@@ -10,7 +10,7 @@ ok() {	# status description
 has() { case $1 in *"$2"*) return 0 ;; esac; return 1; }
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..15"
 out=$(cowlab status 2>&1); rc=$?
 has "$out" "features: cowahead yes"; ok $(( rc + $? )) "status: module loaded with cowahead (exit $rc)"
 
@@ -36,10 +36,14 @@ out=$(cowlab exec --cow-ahead=16 -- /bin/sh -c 'exit 5' 2>&1); rc=$?
 
 out=$(cowlab cowahead set -p 999999 -w 4 2>&1); rc=$?
 [ $rc = 1 ] && [ "$out" = "cowlab: set: no process 999999 (or it has exited)" ]; ok $? "bad pid: exit $rc, '$out'"
-out=$(cowlab cowahead set -w 999 2>&1); rc=$?
+out=$(cowlab cowahead set -p $$ -w 999 2>&1); rc=$?
 has "$out" "invalid policy (window 1..512"; ok $(( (rc != 1) + $? )) "window 999: exit $rc, '$out'"
-out=$(cowlab cowahead set 2>&1); rc=$?
+out=$(cowlab cowahead set -p $$ 2>&1); rc=$?
 [ $rc = 2 ] && has "$out" "give the window with -w PAGES"; ok $? "set without -w: exit $rc, '$out'"
+out=$(cowlab cowahead set -w 4 2>&1); rc=$?
+[ $rc = 2 ] && has "$out" "cowahead set: name the process with -p PID"; ok $? "set without -p: exit $rc, '$out'"
+out=$(cowlab version --bogus 2>&1); rc=$?
+[ $rc = 2 ] && has "$out" "version: unexpected argument '--bogus'"; ok $? "version with an argument: exit $rc, '$out'"
 out=$(cowlab exec --cow-ahead=0 -- true 2>&1); rc=$?
 [ $rc = 2 ] && has "$out" "bad --cow-ahead '0'"; ok $? "exec --cow-ahead=0: exit $rc, '$out'"
 out=$(su -s /bin/sh nobody -c 'cowlab cowahead set -p 1 -w 4' 2>&1); rc=$?
