@@ -460,7 +460,7 @@ int main(int argc, char **argv)
 		for (bi = 0; bi < nbudgets; bi++) {
 			size_t nchg = (size_t)(bchanged / 100.0 * (double)npages + 0.5);
 			double *calls = calloc(reps, sizeof(double)), *cus = calloc(reps, sizeof(double));
-			double *cpu = calloc(reps, sizeof(double));
+			double *cpu = calloc(reps, sizeof(double)), *upc = calloc(reps, sizeof(double));
 			int incomplete = 0;
 			char chg[32];
 
@@ -494,6 +494,7 @@ int main(int argc, char **argv)
 					continue;
 				cus[n] = (double)(cl_now_ns() - t0) / 1e3;
 				cpu[n] = (double)upd;
+				upc[n] = cus[n] / k;	/* a budget overrun shows here */
 				calls[n++] = k;
 			}
 			smp = json_array();
@@ -501,20 +502,24 @@ int main(int argc, char **argv)
 				json_array_append_new(smp, json_pack("{s:f, s:f, s:f}", "calls", calls[r],
 						      "us", cus[r], "ptes_updated", cpu[r]));
 			json_array_append_new(arr, json_pack(
-				"{s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, s:{s:o, s:o, s:o}}",
+				"{s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, s:{s:o, s:o, s:o, s:o}}",
 				"kind", "budget", "changed", chg, "size_bytes", (json_int_t)size,
 				"pages", (json_int_t)npages, "pages_changed", (json_int_t)nchg,
 				"budget_us", (json_int_t)budget_us, "incomplete", incomplete,
 				"samples", smp, "summary", "calls", cl_summary_json(calls, n),
-				"us", cl_summary_json(cus, n), "ptes_updated", cl_summary_json(cpu, n)));
+				"us", cl_summary_json(cus, n), "ptes_updated", cl_summary_json(cpu, n),
+				"us_per_call", cl_summary_json(upc, n)));
 			if (!quiet && n) {
 				cl_summarize(calls, n, &s);
 				printf("budget %s %s: %llu us budgets, median %.0f calls to complete (max %.0f)",
 				       label, chg, (unsigned long long)budget_us, s.median, s.max);
 				cl_summarize(cpu, n, &s);
-				printf(", %.0f entries re-copied in all (%zu pages changed)%s\n", s.median,
-				       nchg, incomplete ? ", some never completed" : "");
+				printf(", %.0f entries re-copied in all (%zu pages changed)", s.median, nchg);
+				cl_summarize(upc, n, &s);
+				printf(", median %.0f us a call (calls and their returns, P's clock)%s\n",
+				       s.median, incomplete ? ", some never completed" : "");
 			}
+			free(upc);
 			free(calls);
 			free(cus);
 			free(cpu);
