@@ -1329,24 +1329,16 @@ static bool rf_inplace_pte(struct rf_ctx *x, struct rf_pair *pr, unsigned long a
  */
 #define RF_SESSION_SPAN	(16 * PMD_SIZE)
 
-/* C's TLB over the entries released since the last flush. */
-static void rf_inplace_flush(struct rf_ctx *x)
-{
-	if (x->cflush_lo >= x->cflush_hi)
-		return;
-	static_call(cowlab_flush_tlb_mm_range)(x->cmm, x->cflush_lo, x->cflush_hi, PAGE_SHIFT,
-					       false);
-	x->cflush_lo = ULONG_MAX;
-	x->cflush_hi = 0;
-}
-
 static void rf_inplace_free(struct rf_ctx *x)
 {
 	if (!x->nr_freed)
 		return;
-	rf_inplace_flush(x);
+	static_call(cowlab_flush_tlb_mm_range)(x->cmm, x->cflush_lo, x->cflush_hi, PAGE_SHIFT,
+					       false);
 	release_pages(x->freed, x->nr_freed);
 	x->nr_freed = 0;
+	x->cflush_lo = ULONG_MAX;
+	x->cflush_hi = 0;
 }
 
 static void rf_inplace_close(struct rf_ctx *x)
@@ -1489,10 +1481,6 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 }
 
 static void rf_inplace_close(struct rf_ctx *x)
-{
-}
-
-static void rf_inplace_free(struct rf_ctx *x)
 {
 }
 #endif
@@ -1940,7 +1928,6 @@ static int rf_walk(struct rf_ctx *x, struct rf_child *ch)
 	int ret = __rf_walk(x, ch);
 
 	rf_inplace_close(x);
-	rf_inplace_free(x);
 	return ret;
 }
 
