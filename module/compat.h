@@ -63,14 +63,27 @@ static inline bool cl_pte_swap_slot(pte_t pte, unsigned long *val)
 #endif
 }
 
-/* Zap [addr, addr + size) of @vma: zap_page_range_single() before 7.x, zap_vma_range(). */
+/*
+ * Zap [addr, addr + size) of @vma: zap_vma_range() in 7.x, zap_page_range_single() from 6.3
+ * (static before), zap_page_range() in 6.1.
+ */
 static inline void cl_zap_range(struct vm_area_struct *vma, unsigned long addr,
 				unsigned long size)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
 	zap_vma_range(vma, addr, size);
-#else
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 	zap_page_range_single(vma, addr, size, NULL);
+#else
+	zap_page_range(vma, addr, size);
+#endif
+}
+
+/* Write-lock @vma against per-VMA-lock readers (6.4+; before, mmap_lock alone is enough). */
+static inline void cl_vma_start_write(struct vm_area_struct *vma)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	vma_start_write(vma);
 #endif
 }
 

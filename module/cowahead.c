@@ -369,9 +369,7 @@ static u32 ca_window(struct ca_policy *p, unsigned long fpage)
  */
 static void ca_vma_lock(struct vm_area_struct *vma)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-	vma_start_write(vma);
-#endif
+	cl_vma_start_write(vma);
 }
 
 /* Returns the pages made writable. */

@@ -1107,32 +1107,37 @@ static void rf_free_ptable(struct rf_ctx *x, unsigned long hs)
 }
 
 /*
- * After a run: P's entries that copy_page_range() left writable. A page P may have pinned
- * (the sync's own stop word, in a covered private page, is one) is copied for C, not
- * shared, as fork does, and P's entry keeps its write bit: P's next write to it makes no
- * fault and no invalidation, and C would keep the old copy. Their chunks stay marked, for
- * the next sync to compare (and copy) again. Read without the page-table lock: an entry
- * made writable meanwhile is a fault, which marks its chunk itself.
+ * After a run: the entries that copy_page_range() left writable in P or in C. A page P may
+ * have pinned (the sync's own stop word, in a covered private page, is one) is copied for
+ * C, not shared, as fork does: C's copy is writable, and so is P's entry if it was. Either
+ * side may then write without a fault or an invalidation: P's write would leave C with the
+ * old copy, C's would leave C's copy different from P. (A page shared with C when the sync
+ * pinned it was unshared by the pin: P's new page is read-only, only C's copy is writable.)
+ * Their chunks stay marked, for the next sync to compare (and copy) again. Read without
+ * the page-table locks: an entry made writable meanwhile is a fault, which marks its chunk
+ * itself.
  */
 static void rf_keep_writable(struct rf_ctx *x, struct rf_track *t, unsigned long start,
 			     unsigned long end)
 {
-	pmd_t *pmdp = rf_pmdp(x->pmm, start);
-	pmd_t pmd = pmdp ? READ_ONCE(*pmdp) : __pmd(0);
+	pmd_t *cpmdp, *ppmdp = rf_pmds(x, start, &cpmdp);
+	pmd_t pp = ppmdp ? READ_ONCE(*ppmdp) : __pmd(0);
+	pmd_t cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
 	unsigned long a;
 
-	if (pmd_none(pmd))
-		return;
-	if (!rf_pmd_table(pmd)) {
-		if (pmd_present(pmd) && pmd_write(pmd))
+	/* a huge PMD on either side: the range is one step, marked whole if writable */
+	if ((!pmd_none(pp) && !rf_pmd_table(pp)) || (!pmd_none(cp) && !rf_pmd_table(cp))) {
+		if ((pmd_present(pp) && !rf_pmd_table(pp) && pmd_write(pp)) ||
+		    (pmd_present(cp) && !rf_pmd_table(cp) && pmd_write(cp)))
 			rf_track_mark(t, start, end);
 		return;
 	}
 	rcu_read_lock();
 	for (a = start; a < end; a += PAGE_SIZE) {
-		pte_t p = ptep_get(pte_offset_kernel(&pmd, a));
+		pte_t p = pmd_none(pp) ? __pte(0) : ptep_get(pte_offset_kernel(&pp, a));
+		pte_t c = pmd_none(cp) ? __pte(0) : ptep_get(pte_offset_kernel(&cp, a));
 
-		if (pte_present(p) && pte_write(p))
+		if ((pte_present(p) && pte_write(p)) || (pte_present(c) && pte_write(c)))
 			rf_track_mark(t, a, a + PAGE_SIZE);
 	}
 	rcu_read_unlock();
@@ -1173,11 +1178,7 @@ static int rf_recopy(struct rf_ctx *x, struct rf_pair *pr, unsigned long start, 
 		WRITE_ONCE(t->run_lo, start);
 		WRITE_ONCE(t->run_hi, end);
 	}
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 	cl_zap_range(pr->c, start, end - start);
-#else
-	zap_page_range(pr->c, start, end - start);
-#endif
 	/*
 	 * Only a copy installs P's PMD, and only a P with an anon_vma is copied (rf_twin()
 	 * then made sure C is linked to it: the rmap lock taken covers C's chain too).
@@ -1997,14 +1998,12 @@ static struct task_struct *rf_get_child(pid_t pid, int *err)
 
 static int rf_lock_vmas(struct rf_ctx *x)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
 	unsigned int i;
 
 	for (i = 0; i < x->nr_pairs; i++) {
-		vma_start_write(x->pairs[i].p);
-		vma_start_write(x->pairs[i].c);
+		cl_vma_start_write(x->pairs[i].p);
+		cl_vma_start_write(x->pairs[i].c);
 	}
-#endif
 	return 0;
 }
 

@@ -1087,6 +1087,64 @@ static void test_pinned_stopword(void)
 	munmap(R, NP * PAGE);
 }
 
+/*
+ * The same with P's stop-word page shared with C when the sync begins (P has not written
+ * it since the last sync): pinning it unshares it (GUP's rule: a pinned anonymous page is
+ * exclusive), so P keeps a new read-only page and fork's rule gives C a writable copy.
+ * Nothing in P is writable, but C may now write its copy without a fault or an
+ * invalidation: the chunk must stay marked for C's entry too (fuzz_ioctl found it on
+ * 6.12: P 0x825, C 0x867 reported as missed).
+ */
+static void test_pinned_stopword_shared(void)
+{
+	static uint64_t want[MAXP];
+	struct cowlab_refork r;
+	struct cl_spec s;
+	int ret, ok1, ok2, ok3;
+	long bad1, bad2 = -1;
+
+	NP = 64;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	cl_spec_start(&s, dev, child_round, NULL);
+	do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);	/* the first: all */
+	sums(want);
+	verify(r.generation, want, 0, 0);
+
+	scribble(5);	/* page 0, the stop word's, stays shared with C */
+	memset(&r, 0, sizeof(r));
+	r.flags = COWLAB_RF_STOPWORD | COWLAB_RF_VERIFY;
+	r.stop_addr = (uintptr_t)R + 64;
+	r.stop_val = *(volatile uint32_t *)(R + 64);
+	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	ok1 = ret == 0 && r.status == COWLAB_RF_COMPLETE && r.verify_diffs == 0;
+	sums(want);
+	/* C checks this generation, then writes page 0 (its copy: no fault, no invalidation) */
+	sh->ncw = 1;
+	sh->cw[0] = 0;
+	sh->cval = rnd() | 1;
+	__atomic_store_n(&sh->done, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->go, r.generation, __ATOMIC_RELEASE);
+	bad1 = wait_done(r.generation) ? 0 : -1;
+	for (size_t i = 0; bad1 == 0 && i < NP; i++)
+		bad1 += sh->sums[i] != want[i];
+	tap_ok(ok1 && bad1 == 0, "stop word in a page shared with C (unshared by the pin): complete, "
+	       "VERIFY found %u missed, C equal to P (%ld bad; ret %d)", r.verify_diffs, bad1, ret);
+
+	ret = do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	ok2 = ret == 0 && r.status == COWLAB_RF_COMPLETE;
+	if (ok2)
+		bad2 = verify(r.generation, want, 0, 0);
+	tap_ok(ok2 && bad2 == 0, "... C wrote its copy of that page: the next sync (no VERIFY) gives "
+	       "C P's page again (%ld pages differ; ret %d)", bad2, ret);
+
+	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+	ok3 = ret == 0 && r.verify_diffs == 0;
+	tap_ok(ok3, "... and a VERIFY sync after it finds nothing missed (%u; ret %d)",
+	       r.verify_diffs, ret);
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
 /* P's entry for @pg of R: 1 present, 0 not. */
 static int p_present(size_t pg)
 {
@@ -1438,7 +1496,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--privilege-helper"))
 		return helper_main();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(90);
+	tap_plan(93);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
@@ -1459,6 +1517,7 @@ int main(int argc, char **argv)
 	test_tracking();
 	test_tracking_faultaround();
 	test_pinned_stopword();
+	test_pinned_stopword_shared();
 	test_rounds();
 	test_stopword();
 	test_wait_parked();
