@@ -9,6 +9,8 @@
 
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/ptrace.h>
+#include <linux/string.h>
 #include <linux/rmap.h>
 #include <linux/version.h>
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
@@ -151,6 +153,37 @@ static inline void cl_mn_range_init(struct mmu_notifier_range *range,
 	mmu_notifier_range_init(range, event, 0, vma, vma->vm_mm, start, end);
 #endif
 	range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
+}
+#endif
+
+/*
+ * Where userfaultfd fills entries without a fault (refork.c, rf_uffd_pre): the functions
+ * probed and the mm and range [*s, *e) one call may fill. 6.1: each fill, mcopy_atomic(mm,
+ * dst, src, len, ...), mfill_zeropage(mm, dst, len, ...) and mcopy_continue(mm, dst, len,
+ * ...). 6.12 and 7.3: the VMA's uffd flags changed at registration and unregistration,
+ * vma_modify_flags_uffd(vmi, prev, vma, start, end, ...) (the fills are static there in 7.3).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define CL_UFFD_PROBES	"vma_modify_flags_uffd"
+static inline struct mm_struct *cl_uffd_range(const char *fn, struct pt_regs *regs,
+					      unsigned long *s, unsigned long *e)
+{
+	struct vm_area_struct *vma = (void *)regs_get_kernel_argument(regs, 2);
+
+	*s = regs_get_kernel_argument(regs, 3);
+	*e = regs_get_kernel_argument(regs, 4);
+	return vma ? READ_ONCE(vma->vm_mm) : NULL;
+}
+#else
+#define CL_UFFD_PROBES	"mcopy_atomic", "mfill_zeropage", "mcopy_continue"
+static inline struct mm_struct *cl_uffd_range(const char *fn, struct pt_regs *regs,
+					      unsigned long *s, unsigned long *e)
+{
+	unsigned long len = regs_get_kernel_argument(regs, strcmp(fn, "mcopy_atomic") ? 2 : 3);
+
+	*s = regs_get_kernel_argument(regs, 1);
+	*e = *s + len < *s ? ULONG_MAX : *s + len;
+	return (void *)regs_get_kernel_argument(regs, 0);
 }
 #endif
 

@@ -158,7 +158,7 @@ struct rf_child {
  * its end (a sync can run between the two), and any page fault in it
  * (handle_mm_fault, by a kprobe registered while some child is tracked: faults
  * into empty entries and write-fault reuse change entries without an
- * invalidation). The sync's own zap and copy of the run it re-copies (P's task,
+ * invalidation), and userfaultfd's fills (rf_uffd_pre). The sync's own zap and copy of the run it re-copies (P's task,
  * inside that run's range) are not marked: the run is in sync when it is done. A sync clears a
  * chunk's mark before comparing it, so a change during the comparison marks it
  * again; a sync that stops inside a chunk marks it again. Soft-dirty bits are
@@ -426,29 +426,84 @@ static int rf_fault_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
+#ifdef CONFIG_USERFAULTFD
+/*
+ * userfaultfd fills entries with no fault of the mm's and no invalidation (UFFDIO_COPY,
+ * ZEROPAGE, POISON, CONTINUE; MOVE's destination: mm/userfaultfd.c, "No need to
+ * invalidate"). The range is registered with userfaultfd throughout, so not covered: a sync
+ * meanwhile fails (ESTALE, or EINVAL for its ranges) and clears no mark. Marking it once,
+ * before, is therefore enough: on 6.1 each fill (its mm, start and length), on 6.12 and
+ * 7.3 the registration and the unregistration (the VMA's uffd flags change in
+ * vma_modify_flags_uffd(): its VMA, start and end), which also covers MOVE.
+ */
+static int rf_uffd_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned long s, e;
+	struct rf_track *t;
+	struct mm_struct *mm;
+
+	if (!atomic_read(&rf_nr_tracks))
+		return 0;
+	mm = cl_uffd_range(kp->symbol_name, regs, &s, &e);
+	if (!mm || e <= s)
+		return 0;
+	rcu_read_lock();
+	list_for_each_entry_rcu(t, &rf_tracks, node)
+		if (t->pmm == mm || t->cmm == mm)
+			rf_track_mark(t, s, e);
+	rcu_read_unlock();
+	return 0;
+}
+
+static const char *const rf_uffd_names[] = { CL_UFFD_PROBES };
+static struct kprobe rf_uffd_kp[ARRAY_SIZE(rf_uffd_names)];
+#endif
+
 static struct kprobe rf_fault_kp = {
 	.symbol_name = "handle_mm_fault",
 	.pre_handler = rf_fault_pre,
 };
 
 /*
- * The fault kprobe is registered when the first child is tracked and stays until unload:
- * its handler returns at once while no child is tracked. (Registering and unregistering it
+ * The probes are registered when the first child is tracked and stay until unload: their
+ * handlers return at once while no child is tracked. (Registering and unregistering them
  * with every child, the struct cleared in between, was followed on 6.12 by a call through
- * a NULL pointer from do_user_addr_fault; once is enough, and simpler.)
+ * a NULL pointer from do_user_addr_fault: under QEMU TCG a stale int3 of ftrace's patching
+ * of handle_mm_fault's call site, taken by kprobe_int3_handler for this ftrace-based probe,
+ * docs/testing.md. Once is enough, and simpler.) If one cannot be registered, none is and
+ * no child is tracked (every sync compares everything), for good.
  */
-static bool rf_probe_on;
+static bool rf_probe_on, rf_probe_failed;
 
 static bool rf_probe_get(void)
 {
+	const char *what = "handle_mm_fault";
 	bool ok;
 
 	mutex_lock(&rf_probe_lock);
-	if (!rf_probe_on && !register_kprobe(&rf_fault_kp))
-		rf_probe_on = true;
+	if (!rf_probe_on && !rf_probe_failed) {
+		int ret = register_kprobe(&rf_fault_kp);
+#ifdef CONFIG_USERFAULTFD
+		unsigned int i;
+
+		for (i = 0; !ret && i < ARRAY_SIZE(rf_uffd_kp); i++) {
+			rf_uffd_kp[i].symbol_name = rf_uffd_names[i];
+			rf_uffd_kp[i].pre_handler = rf_uffd_pre;
+			ret = register_kprobe(&rf_uffd_kp[i]);
+			if (ret) {
+				what = rf_uffd_names[i];
+				while (i--)
+					unregister_kprobe(&rf_uffd_kp[i]);
+				unregister_kprobe(&rf_fault_kp);
+			}
+		}
+#endif
+		rf_probe_on = !ret;
+		rf_probe_failed = !!ret;
+	}
 	ok = rf_probe_on;
 	if (!ok)
-		pr_warn_once("refork change tracking off: no kprobe on handle_mm_fault\n");
+		pr_warn_once("refork change tracking off: no kprobe on %s\n", what);
 	mutex_unlock(&rf_probe_lock);
 	return ok;
 }
@@ -456,8 +511,15 @@ static bool rf_probe_get(void)
 static void rf_probe_exit(void)
 {
 	mutex_lock(&rf_probe_lock);
-	if (rf_probe_on)
+	if (rf_probe_on) {
+#ifdef CONFIG_USERFAULTFD
+		unsigned int i;
+
+		for (i = 0; i < ARRAY_SIZE(rf_uffd_kp); i++)
+			unregister_kprobe(&rf_uffd_kp[i]);
+#endif
 		unregister_kprobe(&rf_fault_kp);
+	}
 	rf_probe_on = false;
 	mutex_unlock(&rf_probe_lock);
 }

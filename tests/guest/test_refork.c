@@ -21,10 +21,12 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/userfaultfd.h>
 #include <uapi/cowlab.h>
 
 #include "refork.h"
@@ -1145,6 +1147,84 @@ static void test_pinned_stopword_shared(void)
 	munmap(R, NP * PAGE);
 }
 
+/*
+ * userfaultfd between two syncs: P empties a 64 KiB chunk (pages 32-47), syncs, registers it
+ * (MISSING mode), a monitor fills all 16 pages with UFFDIO_COPY (no fault of P's, no
+ * invalidation) and the registration ends before the next sync; neither P nor C touches the
+ * chunk otherwise (a fault would mark it). The layout is the same again, so that sync is
+ * incremental: it must still give C the filled pages.
+ */
+static void test_tracking_uffd(void)
+{
+	static uint64_t want[MAXP];
+	static uint8_t buf[4096] __attribute__((aligned(4096)));
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct uffdio_range rg;
+	struct cowlab_refork r;
+	const char *step = NULL;
+	struct cl_spec s;
+	int uffd, ret, err = 0;
+	long bad = -1;
+	size_t i;
+
+	NP = 64;
+	R = map_region(NP, MADV_NOHUGEPAGE);
+	cl_spec_start(&s, dev, child_round, NULL);
+	do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);	/* the first: all */
+	sums(want);
+	verify(r.generation, want, 0, 0);
+	madvise(R + 32 * PAGE, 16 * PAGE, MADV_DONTNEED);
+	/* C empty there too; C does not check this one (its read faults would mark the chunk) */
+	sh->checking = 0;
+	ret = cl_spec_wait_parked(&s);
+	ret = ret ?: do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	ret = ret ?: cl_spec_wait_parked(&s);
+	sh->checking = 1;
+
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
+		tap_skip("uffd filled between two syncs: no userfaultfd (%s)", strerror(errno));
+		tap_skip("... and a VERIFY sync after it");
+		goto out;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)R + 32 * PAGE;
+	reg.range.len = 16 * PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		step = "UFFDIO_REGISTER";
+	for (i = 32; !step && i < 48; i++) {
+		struct uffdio_copy c = { .dst = (uintptr_t)R + i * PAGE, .src = (uintptr_t)buf,
+					 .len = PAGE };
+
+		memset(buf, (int)(0x40 + i), sizeof(buf));
+		if (ioctl(uffd, UFFDIO_COPY, &c) || c.copy != PAGE)
+			step = "UFFDIO_COPY";
+	}
+	rg.start = reg.range.start;
+	rg.len = reg.range.len;
+	if (!step && ioctl(uffd, UFFDIO_UNREGISTER, &rg))
+		step = "UFFDIO_UNREGISTER";
+	err = errno;
+	close(uffd);
+	sums(want);	/* every page present: no fault */
+	ret = ret ?: do_refork(&s, &r, 0, true, CL_RF_NO_FALLBACK, NULL);
+	if (!step && ret == 0 && r.status == COWLAB_RF_COMPLETE)
+		bad = verify(r.generation, want, 0, 0);
+	tap_ok(!step && bad == 0 && (r.tracking & COWLAB_RF_TRK_INCREMENTAL),
+	       "uffd MISSING registered, 16 pages filled by UFFDIO_COPY, unregistered, all between "
+	       "two syncs: the incremental sync gives C those pages (%ld pages differ; tracking "
+	       "%#x, %s%s%s, ret %d)", bad, r.tracking, step ?: "uffd calls ok", step ? ": " : "",
+	       step ? strerror(err) : "", ret);
+	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+	tap_ok(ret == 0 && r.verify_diffs == 0, "... and a VERIFY sync after it finds nothing missed "
+	       "(%u; ret %d)", r.verify_diffs, ret);
+out:
+	cl_spec_stop(&s);
+	munmap(R, NP * PAGE);
+}
+
 /* P's entry for @pg of R: 1 present, 0 not. */
 static int p_present(size_t pg)
 {
@@ -1496,7 +1576,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--privilege-helper"))
 		return helper_main();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(93);
+	tap_plan(95);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
@@ -1518,6 +1598,7 @@ int main(int argc, char **argv)
 	test_tracking_faultaround();
 	test_pinned_stopword();
 	test_pinned_stopword_shared();
+	test_tracking_uffd();
 	test_rounds();
 	test_stopword();
 	test_wait_parked();
