@@ -152,14 +152,15 @@ struct rf_child {
  * A sync compares only the chunks (COWLAB_RF_CHUNK_SIZE, 64 KiB: 16 entries of a
  * page table) of the covered mappings that may have changed since the last one.
  * (2 MiB chunks made a sync at 1% of pages changed compare every entry: random
- * changes touch every PMD; a 64 KiB chunk costs a bit per 16 pages.) What marks a chunk: an mmu-notifier invalidation of
- * P's or C's mm over it (zap, COW break, swap-out, migration, THP split and
- * collapse, mprotect, NUMA hinting, KSM, a fork of P), at its start and again at
- * its end (a sync can run between the two), and any page fault in it
- * (handle_mm_fault, by a kprobe registered while some child is tracked: faults
- * into empty entries and write-fault reuse change entries without an
- * invalidation), and userfaultfd's fills (rf_uffd_pre). The sync's own zap and copy of the run it re-copies (P's task,
- * inside that run's range) are not marked: the run is in sync when it is done. A sync clears a
+ * changes touch every PMD; a 64 KiB chunk costs a bit per 16 pages.) What marks a
+ * chunk: an mmu-notifier invalidation of P's or C's mm over it (zap, COW break,
+ * swap-out, migration, THP split and collapse, mprotect, NUMA hinting, KSM, a fork
+ * of P), at its start and again at its end (a sync can run between the two), any
+ * page fault in it (handle_mm_fault, by a kprobe registered while some child is
+ * tracked: faults into empty entries and write-fault reuse change entries without
+ * an invalidation), and userfaultfd's fills (rf_uffd_pre). The sync's own zap and
+ * copy of the run it re-copies (P's task, inside that run's range) are not marked:
+ * the run is in sync when it is done. A sync clears a
  * chunk's mark before comparing it, so a change during the comparison marks it
  * again; a sync that stops inside a chunk marks it again. Soft-dirty bits are
  * left to their owner. Without a kprobe, or when a notifier cannot be
