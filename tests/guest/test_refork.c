@@ -1037,6 +1037,28 @@ static void test_tracking(void)
 	munmap(R, NP * PAGE);
 }
 
+/* A sync whose stop word lies in page 0 of R (pinned for the sync), with VERIFY. */
+static int sync_stopword(struct cl_spec *s, struct cowlab_refork *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->flags = COWLAB_RF_STOPWORD | COWLAB_RF_VERIFY;
+	r->stop_addr = (uintptr_t)R + 64;
+	r->stop_val = *(volatile uint32_t *)(R + 64);
+	return cowlab_refork(s, r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+}
+
+/* The last step of a test: a VERIFY sync must find nothing missed; then C and R go. */
+static void verify_sync_last(struct cl_spec *s)
+{
+	struct cowlab_refork r;
+	int ret = do_refork(s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
+
+	tap_ok(ret == 0 && r.verify_diffs == 0, "... and a VERIFY sync after it finds nothing "
+	       "missed (%u; ret %d)", r.verify_diffs, ret);
+	cl_spec_stop(s);
+	munmap(R, NP * PAGE);
+}
+
 /*
  * A stop word inside a covered private page: the sync pins P's page, so fork's rule copies
  * it for C (a page P may have pinned is not shared) and P's entry stays writable; P's next
@@ -1048,7 +1070,7 @@ static void test_pinned_stopword(void)
 	static uint64_t want[MAXP];
 	struct cowlab_refork r;
 	struct cl_spec s;
-	int ret, ret2, ok1, ok2, ok3;
+	int ret, ok1, ok2;
 	long bad1, bad2;
 
 	NP = 64;
@@ -1060,11 +1082,7 @@ static void test_pinned_stopword(void)
 
 	scribble(0);
 	scribble(1);
-	memset(&r, 0, sizeof(r));
-	r.flags = COWLAB_RF_STOPWORD | COWLAB_RF_VERIFY;
-	r.stop_addr = (uintptr_t)R + 64;
-	r.stop_val = *(volatile uint32_t *)(R + 64);
-	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	ret = sync_stopword(&s, &r);
 	ok1 = ret == 0 && r.status == COWLAB_RF_COMPLETE && r.verify_diffs == 0 &&
 	      r.ptes_updated >= 2;
 	sums(want);
@@ -1081,12 +1099,7 @@ static void test_pinned_stopword(void)
 	tap_ok(ok2 && bad2 == 0, "... P writes that page again: the next sync (no VERIFY) leaves C "
 	       "equal to P (%ld pages differ; ret %d)", bad2, ret);
 
-	ret2 = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
-	ok3 = ret2 == 0 && r.verify_diffs == 0;
-	tap_ok(ok3, "... and a VERIFY sync after it finds nothing missed (%u; ret %d)",
-	       r.verify_diffs, ret2);
-	cl_spec_stop(&s);
-	munmap(R, NP * PAGE);
+	verify_sync_last(&s);
 }
 
 /*
@@ -1102,7 +1115,7 @@ static void test_pinned_stopword_shared(void)
 	static uint64_t want[MAXP];
 	struct cowlab_refork r;
 	struct cl_spec s;
-	int ret, ok1, ok2, ok3;
+	int ret, ok1, ok2;
 	long bad1, bad2 = -1;
 
 	NP = 64;
@@ -1113,11 +1126,7 @@ static void test_pinned_stopword_shared(void)
 	verify(r.generation, want, 0, 0);
 
 	scribble(5);	/* page 0, the stop word's, stays shared with C */
-	memset(&r, 0, sizeof(r));
-	r.flags = COWLAB_RF_STOPWORD | COWLAB_RF_VERIFY;
-	r.stop_addr = (uintptr_t)R + 64;
-	r.stop_val = *(volatile uint32_t *)(R + 64);
-	ret = cowlab_refork(&s, &r, CL_RF_WAIT_PARKED | CL_RF_NO_FALLBACK, NULL);
+	ret = sync_stopword(&s, &r);
 	ok1 = ret == 0 && r.status == COWLAB_RF_COMPLETE && r.verify_diffs == 0;
 	sums(want);
 	/* C checks this generation, then writes page 0 (its copy: no fault, no invalidation) */
@@ -1139,12 +1148,7 @@ static void test_pinned_stopword_shared(void)
 	tap_ok(ok2 && bad2 == 0, "... C wrote its copy of that page: the next sync (no VERIFY) gives "
 	       "C P's page again (%ld pages differ; ret %d)", bad2, ret);
 
-	ret = do_refork(&s, &r, COWLAB_RF_VERIFY, true, CL_RF_NO_FALLBACK, NULL);
-	ok3 = ret == 0 && r.verify_diffs == 0;
-	tap_ok(ok3, "... and a VERIFY sync after it finds nothing missed (%u; ret %d)",
-	       r.verify_diffs, ret);
-	cl_spec_stop(&s);
-	munmap(R, NP * PAGE);
+	verify_sync_last(&s);
 }
 
 /*
