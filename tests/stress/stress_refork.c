@@ -9,8 +9,9 @@
  * moments during a sync. The operations (generated from the seed) are random writes
  * (4 KiB and whole huge pages), reads, MADV_DONTNEED/FREE/PAGEOUT/COLLAPSE, mprotect
  * split/merge cycles, THP on/off per region, page migration, compaction, mremap and
- * munmap+mmap, grandchildren forked by P, writes and madvise by C between syncs, and
- * syncs with random budgets (1 ns to unbounded), stop words, signals and RANGES.
+ * munmap+mmap, userfaultfd fills (register, UFFDIO_COPY/ZEROPAGE, unregister) by P and by
+ * C, grandchildren forked by P, writes and madvise by C between syncs, and syncs with
+ * random budgets (1 ns to unbounded), stop words, signals and RANGES.
  *
  * The oracle trusts nothing the module says:
  *  - contents: after every complete sync C's hash of every synced page equals P's at the
@@ -40,6 +41,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/userfaultfd.h>
 
 #include <uapi/cowlab.h>
 
@@ -85,15 +88,15 @@ struct region {
 
 enum {
 	OP_PW, OP_PWH, OP_PRD, OP_PDN, OP_PFREE, OP_POUT, OP_PPROT, OP_PPROTL, OP_PTHP, OP_PCOLL,
-	OP_PMIG, OP_PFORK, OP_PREMAP, OP_PCOMPACT,
-	OP_CW, OP_CWH, OP_CDN, OP_COUT, OP_CCOLL, OP_CMIG, OP_CRD,
+	OP_PMIG, OP_PFORK, OP_PREMAP, OP_PCOMPACT, OP_PUFFD,
+	OP_CW, OP_CWH, OP_CDN, OP_COUT, OP_CCOLL, OP_CMIG, OP_CRD, OP_CUFFD,
 	OP_SYNC, OP_FULL, OP_CSIG, OP_RESPAWN, NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
 	"pw", "pwh", "prd", "pdn", "pfree", "pout", "pprot", "pprotl", "pthp", "pcoll",
-	"pmig", "pfork", "premap", "pcompact",
-	"cw", "cwh", "cdn", "cout", "ccoll", "cmig", "crd",
+	"pmig", "pfork", "premap", "pcompact", "puffd",
+	"cw", "cwh", "cdn", "cout", "ccoll", "cmig", "crd", "cuffd",
 	"sync", "full", "csig", "respawn",
 };
 
@@ -107,12 +110,13 @@ static const char *const op_names[NR_OPS] = {
 
 enum { ST_SYNCS, ST_COMPLETE, ST_PARTIAL, ST_ESTALE, ST_VERIFIED, ST_PAGES, ST_PM_JUDGED,
        ST_PM_SKIPPED, ST_COPS, ST_RESPAWNS, ST_SIGNALS, ST_KILLS, ST_HUGE_SEEN, ST_SWAP_SEEN,
-       ST_INCREMENTAL, ST_INPLACE, ST_RUNS_ONLY, ST_LAZY_LOST, NR_STATS };
+       ST_INCREMENTAL, ST_INPLACE, ST_RUNS_ONLY, ST_LAZY_LOST, ST_UFFD_FILLS, NR_STATS };
 
 static const char *const stat_names[NR_STATS + 1] = {
 	"syncs", "complete", "partial", "estale", "verified", "pages-compared", "pagemap-judged",
 	"pagemap-skipped", "c-ops", "respawns", "signals", "kills", "huge-pmds-seen",
-	"swap-entries-seen", "incremental", "in-place", "runs-only", "lazy-lost-after-sync", NULL
+	"swap-entries-seen", "incremental", "in-place", "runs-only", "lazy-lost-after-sync", "uffd-fills",
+	NULL
 };
 
 static void gen_ops(uint64_t seed, struct st_op *ops, int n)
@@ -131,8 +135,10 @@ static void gen_ops(uint64_t seed, struct st_op *ops, int n)
 		o->a[1] = st_below(&r, pages);
 		o->a[2] = 1 + (st_below(&r, 4) ? st_below(&r, 16) : st_below(&r, 600));
 		o->a[3] = st_rnd(&r);
-		if (x < 150)
+		if (x < 140)
 			o->kind = OP_PW;
+		else if (x < 150)
+			o->kind = OP_PUFFD;
 		else if (x < 200)
 			o->kind = OP_PWH;
 		else if (x < 230)
@@ -173,6 +179,8 @@ static void gen_ops(uint64_t seed, struct st_op *ops, int n)
 			o->kind = OP_CMIG;
 		else if (x < 560)
 			o->kind = OP_CRD;
+		else if (x < 568)
+			o->kind = OP_CUFFD;
 		else if (x < 940) {
 			uint32_t f = 0;
 
@@ -223,6 +231,7 @@ struct ctl {
 	volatile uint32_t c_post_bad;	/* pages P wrote after the verify that changed in C */
 	uint64_t chash[MAXPG];
 	uint64_t cpm[MAXPG];
+	uint64_t cpmh[MAXPG];		/* C's pagemap while it hashes */
 	long long csm[NR_REG][4];	/* Rss, Anonymous, AnonHugePages, Swap (kB) */
 	long long c_vmpte;
 	/* P <-> F */
@@ -311,20 +320,33 @@ static int read_smaps(pid_t pid, const struct region *rg, char *buf, size_t len,
 	return 0;
 }
 
-static void hash_regions(const struct region *rg, uint32_t mask, uint64_t *out)
+/*
+ * The regions' contents, one hash a page. An anonymous page with no entry (pagemap: not
+ * present, not swapped) is hashed as the zeros it reads as, without reading it: a read
+ * would map the zero page there, and then no hole would survive from one sync to the next
+ * (the userfaultfd fills need holes, and a sync must keep a hole a hole). A hole that
+ * fills meanwhile (khugepaged) fills with zeros too. A private file mapping's hole reads
+ * the file: those are read. @pm: scratch for the regions' pagemap.
+ */
+static void hash_regions(const struct region *rg, uint32_t mask, uint64_t *out, uint64_t *pm)
 {
+	uint64_t zh = st_zero_hash();
 	unsigned int i, p;
+	bool anon;
 
-	for (i = 0; i < NR_REG; i++)
-		if (mask & (1U << i))
-			for (p = 0; p < rg[i].pages; p++)
-				out[rg[i].first + p] = st_page_hash(rg[i].addr + (size_t)p * ST_PAGE);
+	for (i = 0; i < NR_REG; i++) {
+		if (!(mask & (1U << i)))
+			continue;
+		anon = i != R_FILE &&
+		       !st_pagemap(0, (uintptr_t)rg[i].addr, rg[i].pages, pm + rg[i].first);
+		for (p = 0; p < rg[i].pages; p++)
+			out[rg[i].first + p] =
+				anon && !(pm[rg[i].first + p] & (ST_PM_PRESENT | ST_PM_SWAP)) ? zh :
+				st_page_hash(rg[i].addr + (size_t)p * ST_PAGE);
+	}
 }
 
-static void hash_all(uint64_t *out)
-{
-	hash_regions(R, 0x1f, out);
-}
+static void hash_all(uint64_t *out);
 
 static void write_pages_in(const struct region *rg, unsigned int reg, unsigned int pg,
 			   unsigned int n, uint64_t val)
@@ -412,6 +434,96 @@ static void migrate(pid_t pid, unsigned int reg, unsigned int pg, unsigned int n
 	migrate_in(R, pid, reg, pg, n, node);
 }
 
+/*
+ * userfaultfd between two syncs: register (MISSING) the region's whole mappings, fill each
+ * empty page of @n from @pg with UFFDIO_COPY (or, one in four, UFFDIO_ZEROPAGE), unregister.
+ * The fills install entries with no fault and no invalidation: only the module's userfaultfd
+ * probes see them. Whole mappings, because registering part of one splits it, and the split
+ * invalidates the 2 MiB around each cut (__split_huge_pmd() starts its notifier before it
+ * looks for a huge PMD), which marks the fills of those 2 MiB whatever the probes do: one
+ * operation in four registers only the pages it fills, and so splits and merges. Pages
+ * already mapped answer EEXIST and stay as they are, so the range starts at the first
+ * empty page at or after @pg (pagemap; wrapping), where an earlier zap, perhaps synced
+ * since, left one. A private file mapping cannot be registered for MISSING (EINVAL) and
+ * neither can a range with a hole in the mapping. @buf: room for two pages and the
+ * region's pagemap. @vol (P's only): a filled page no longer reads as zeros after an
+ * MADV_FREE. Returns the pages filled.
+ */
+static unsigned int uffd_fill_in(const struct region *rg, unsigned int reg, unsigned int pg,
+				 unsigned int n, uint64_t val, uint8_t *buf, uint8_t *vol)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register ur = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_range rr;
+	unsigned int i, k, filled = 0;
+	uint64_t *pm;
+	int fd;
+
+	if (reg == R_FILE || pg >= rg[reg].pages)
+		return 0;
+	buf = (uint8_t *)(((uintptr_t)buf + ST_PAGE - 1) & ~(uintptr_t)(ST_PAGE - 1));
+	pm = (uint64_t *)(buf + ST_PAGE);	/* UFFDIO_COPY's source must be page-aligned */
+	if (st_pagemap(0, (uintptr_t)rg[reg].addr, rg[reg].pages, pm))
+		return 0;
+	for (k = 0; k < rg[reg].pages; k++)
+		if (!(pm[(pg + k) % rg[reg].pages] & (ST_PM_PRESENT | ST_PM_SWAP)))
+			break;
+	if (k == rg[reg].pages)
+		return 0;	/* nothing empty */
+	pg = (pg + k) % rg[reg].pages;
+	if (pg + n > rg[reg].pages)
+		n = rg[reg].pages - pg;
+	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		st_fail(SH, "userfaultfd: %s", strerror(errno));
+	if (ioctl(fd, UFFDIO_API, &api))
+		st_fail(SH, "UFFDIO_API: %s", strerror(errno));
+	if ((val >> 40) & 3) {
+		ur.range.start = (uintptr_t)rg[reg].addr;
+		ur.range.len = (size_t)rg[reg].pages * ST_PAGE;
+	} else {
+		ur.range.start = (uintptr_t)rg[reg].addr + (size_t)pg * ST_PAGE;
+		ur.range.len = (size_t)n * ST_PAGE;
+	}
+	rr = ur.range;
+	if (ioctl(fd, UFFDIO_REGISTER, &ur)) {
+		if (errno != EINVAL && errno != ENOMEM)
+			st_fail(SH, "UFFDIO_REGISTER %s+%u x%u: %s", reg_def[reg].name, pg, n,
+				strerror(errno));
+		close(fd);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		uintptr_t dst = (uintptr_t)rg[reg].addr + (size_t)(pg + i) * ST_PAGE;
+		long r;
+
+		if (((val >> (i & 31)) & 3) == 0) {
+			struct uffdio_zeropage z = { .range = { dst, ST_PAGE } };
+
+			r = ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : z.zeropage;
+		} else {
+			struct uffdio_copy c = { .dst = dst, .src = (uintptr_t)buf, .len = ST_PAGE };
+
+			memset(buf, 0, ST_PAGE);
+			((uint64_t *)buf)[0] = val ^ i;
+			((uint64_t *)buf)[(val >> 8) % (ST_PAGE / 8)] = val + i;
+			r = ioctl(fd, UFFDIO_COPY, &c) ? -errno : c.copy;
+		}
+		if (r == ST_PAGE) {
+			filled++;
+			if (vol)
+				vol[rg[reg].first + pg + i] = 0;
+		} else if (r != -EEXIST) {
+			st_fail(SH, "UFFDIO_COPY/ZEROPAGE %s+%u: %ld", reg_def[reg].name, pg + i, r);
+		}
+	}
+	if (ioctl(fd, UFFDIO_UNREGISTER, &rr))
+		st_fail(SH, "UFFDIO_UNREGISTER: %s", strerror(errno));
+	close(fd);
+	SH->stats[ST_UFFD_FILLS] += filled;
+	return filled;
+}
+
 static void c_run_ops(const struct region *rg)
 {
 	uint32_t i, n = ctl->ncops;
@@ -433,6 +545,9 @@ static void c_run_ops(const struct region *rg)
 			break;
 		case OP_CMIG: migrate_in(rg, 0, o->reg, o->pg, o->n, o->val & 1); break;
 		case OP_CRD: read_pages_in(rg, o->reg, o->pg, o->n); break;
+		case OP_CUFFD:
+			uffd_fill_in(rg, o->reg, o->pg, o->n, o->val, (uint8_t *)ctl->scratch, NULL);
+			break;
 		}
 	}
 	ctl->ncops = 0;
@@ -510,7 +625,7 @@ static void __attribute__((noreturn)) c_main(void)
 		__atomic_store_n(&ctl->ack_pm, gen, __ATOMIC_RELEASE);
 		if (!c_wait(&ctl->go_hash, gen))
 			_exit(124);
-		hash_regions(rg, mask, ctl->chash);
+		hash_regions(rg, mask, ctl->chash, ctl->cpmh);
 		__atomic_store_n(&ctl->ack1, gen, __ATOMIC_RELEASE);
 		/* P writes some pages now: they must not show here. */
 		if (!c_wait(&ctl->go2, gen))
@@ -598,6 +713,7 @@ struct pstate {
 	uint64_t pm0[MAXPG];		/* P's pagemap right before the last sync call */
 	uint64_t pm1[MAXPG], pm2[MAXPG];
 	uint64_t pm3[MAXPG];		/* P's pagemap after P read its memory */
+	uint64_t pmh[MAXPG];		/* P's pagemap while it hashes */
 	char maps_at_fork[16384];	/* P's covered mappings when C was forked */
 	bool mut_alt;			/* R_MUT lives at its alternate address */
 	bool mut_fresh;			/* R_MUT was unmapped and mapped anew since C's fork: its
@@ -613,6 +729,11 @@ struct pstate {
 };
 
 static struct pstate *ps;
+
+static void hash_all(uint64_t *out)
+{
+	hash_regions(R, 0x1f, out, ps->pmh);
+}
 static volatile int p_usr1;
 
 static void p_usr1_handler(int sig)
@@ -1352,8 +1473,9 @@ static int p_op(const struct st_op *o, int opi)
 	case OP_PFORK: p_fork_other(reg, pg, n, val); break;
 	case OP_PREMAP: p_remap(o->a[1] % 3); break;
 	case OP_PCOMPACT: st_write_file("/proc/sys/vm/compact_memory", "1"); break;
+	case OP_PUFFD: uffd_fill_in(R, reg, pg, n, val, (uint8_t *)ps->buf, ps->vol); break;
 	case OP_CW: case OP_CWH: case OP_CDN: case OP_COUT: case OP_CCOLL: case OP_CMIG:
-	case OP_CRD:
+	case OP_CRD: case OP_CUFFD:
 		if (ctl->ncops < 512) {
 			struct cop *c = &ctl->cops[ctl->ncops++];
 
