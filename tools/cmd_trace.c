@@ -106,6 +106,10 @@ static void print_text(const struct cl_probes *p, const struct cl_snapshot *s, d
 	if (s->c[CL_C_STATE_FULL])
 		printf("warning: %llu events lost (per-thread state table full)\n",
 		       (unsigned long long)s->c[CL_C_STATE_FULL]);
+	if (s->missed)
+		printf("warning: %llu events missed (the probe's program was already running on "
+		       "that CPU: a task preempted inside it, or an interrupt)\n",
+		       (unsigned long long)s->missed);
 	fflush(stdout);
 }
 
@@ -341,6 +345,7 @@ int cmd_trace(int argc, char **argv)
 				cl_histo_sub(&tmp->h[k], &prev->h[k]);
 			for (k = 0; k < CL_C_NR; k++)
 				tmp->c[k] -= prev->c[k];
+			tmp->missed -= prev->missed;
 			if (json)
 				print_json(p, tmp, (now - tlast) / 1e9, true, &o);
 			else

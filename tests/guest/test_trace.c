@@ -222,8 +222,8 @@ skip:
 
 /*
  * COW faults exactly M: runs writing 2M pages show exactly M more than runs
- * writing M. Five of each, compared by their minimum: on 6.12 an odd run has
- * one fault more than its twins (rarely; not found yet), never one fewer.
+ * writing M. Five of each that missed no event, in one address-space layout
+ * (test_cow_exact says why); the trap counts compared by their minimum.
  */
 #define EXACT_RUNS 5
 static long long min_of(json_t **r, long long (*get)(json_t *))
@@ -241,9 +241,9 @@ static long long min_of(json_t **r, long long (*get)(json_t *))
 
 /*
  * The most frequent value of the runs (the smallest of the most frequent): background
- * activity adds events to some runs, and on 7.3 a run's probe can also miss a few of the
- * process's first faults (seen: do_wp_page 9 short in one run of 5), so neither the
- * minimum nor the maximum is the workload's own count; what most runs agree on is.
+ * activity could add events to a run, so neither the minimum nor the maximum need be the
+ * workload's own count; what most runs agree on is. (Runs whose programs missed events
+ * are not given here: test_cow_exact leaves them out.)
  */
 static long long mode_of(json_t **r, long long (*get)(json_t *))
 {
@@ -269,6 +269,10 @@ static long long mode_of(json_t **r, long long (*get)(json_t *))
 static long long get_traps(json_t *r) { return counter(r, "traps.write_protect"); }
 static long long get_wp(json_t *r) { return hist(r, "cow.copy", "count") + hist(r, "cow.reuse", "count"); }
 static long long get_fault(json_t *r) { return hist(r, "faults.cow.minor", "count"); }
+static long long get_missed(json_t *r)
+{
+	return json_integer_value(json_object_get(r, "events_missed"));
+}
 
 /* every run's value, for the log: which runs a mode or a minimum left out */
 static void diag_runs(const char *what, json_t **a, json_t **b, long long (*get)(json_t *))
@@ -288,7 +292,7 @@ static void test_cow_exact(void)
 {
 	json_t *a[EXACT_RUNS], *b[EXACT_RUNS];
 	long long ta, tb;
-	int i, pers = personality(0xffffffff);
+	int i, na, nb, pers = personality(0xffffffff);
 
 	/*
 	 * One address-space layout for every run: with randomisation the workload's own
@@ -300,12 +304,32 @@ static void test_cow_exact(void)
 		personality(pers | ADDR_NO_RANDOMIZE);
 	/* a first run warms the page cache: fault-around then maps the same file pages */
 	json_decref(trace("--probes cow,faults -- forkcow -m %d", M));
-	for (i = 0; i < EXACT_RUNS; i++) {
-		a[i] = trace("--probes cow,faults -- forkcow -m %d", M);
-		b[i] = trace("--probes cow,faults -- forkcow -m %d", 2 * M);
+	/*
+	 * Only runs whose programs missed no event count: with preempt=full on one vCPU a
+	 * task preempted inside a probe's program makes the kernel skip the program for the
+	 * next task on that CPU (seen on 7.3: 521 and 255 where every complete run had 523
+	 * and 267; events_missed says so). Up to three times as many runs as needed.
+	 */
+	for (i = 0; i < EXACT_RUNS; i++)
+		a[i] = b[i] = NULL;
+	for (i = 0, na = nb = 0; i < 6 * EXACT_RUNS && (na < EXACT_RUNS || nb < EXACT_RUNS); i++) {
+		bool small = nb >= EXACT_RUNS || (na < EXACT_RUNS && !(i & 1));	/* a and b in turn */
+		json_t *r = trace("--probes cow,faults -- forkcow -m %d", small ? M : 2 * M);
+
+		if (r && get_missed(r)) {
+			tap_diag("a run of %d pages missed %lld events: not counted", small ? M : 2 * M,
+				 get_missed(r));
+			json_decref(r);
+		} else if (small) {
+			a[na++] = r;
+		} else {
+			b[nb++] = r;
+		}
 	}
 	if (pers != -1)
 		personality(pers);
+	if (na < EXACT_RUNS || nb < EXACT_RUNS)
+		tap_diag("only %d and %d runs without missed events", na, nb);
 	diag_runs("write-protect traps", a, b, get_traps);
 	diag_runs("do_wp_page", a, b, get_wp);
 	diag_runs("handle_mm_fault COW kind", a, b, get_fault);
@@ -317,21 +341,8 @@ static void test_cow_exact(void)
 		long long ca = mode_of(a, get_wp), cb = mode_of(b, get_wp);
 		long long fa = mode_of(a, get_fault), fb = mode_of(b, get_fault);
 
-		/*
-		 * On 7.x the do_wp_page count of the same workload moves by a few between
-		 * runs (seen 247 and 265 for 256 extra pages, the trap count exact at 256):
-		 * not understood yet, so there only a bound of M/16 either way.
-		 */
-		struct utsname u;
-		int kmaj = 0;
-		long long slack;
-
-		if (!uname(&u))
-			kmaj = atoi(u.release);
-		slack = kmaj >= 7 ? M / 16 : 0;
-		tap_ok(ca > 0 && llabs(cb - ca - M) <= slack, "do_wp_page (copied + reused), most "
-		       "frequent of the runs: %lld - %lld = %lld (want %s%d)", cb, ca, cb - ca,
-		       slack ? "within 1/16 of " : "exactly ", M);
+		tap_ok(ca > 0 && cb - ca == M, "do_wp_page (copied + reused), most frequent of the "
+		       "runs: %lld - %lld = %lld (want exactly %d)", cb, ca, cb - ca, M);
 		tap_ok(fa > 0 && fb - fa == M, "handle_mm_fault COW kind: %lld - %lld = %lld (want "
 		       "exactly %d)", fb, fa, fb - fa, M);
 	} else {

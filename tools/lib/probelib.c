@@ -921,6 +921,7 @@ bool cl_probes_wanted(const struct cl_probes *p, int id)
 int cl_probes_read(struct cl_probes *p, struct cl_snapshot *s)
 {
 	int fh = bpf_map__fd(p->skel->maps.hists), fc = bpf_map__fd(p->skel->maps.counters);
+	struct bpf_program *pg;
 	__u32 k;
 	int c;
 
@@ -940,6 +941,14 @@ int cl_probes_read(struct cl_probes *p, struct cl_snapshot *s)
 			return -errno;
 		for (c = 0; c < p->ncpus; c++)
 			s->c[k] += v[c];
+	}
+	bpf_object__for_each_program(pg, p->skel->obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(pg);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			s->missed += info.recursion_misses;
 	}
 	return 0;
 }
@@ -1062,5 +1071,6 @@ json_t *cl_snapshot_json(const struct cl_probes *p, const struct cl_snapshot *s)
 			    json_integer((json_int_t)s->c[CL_C_STATE_FULL]));
 	json_object_set_new(o, "histograms", h);
 	json_object_set_new(o, "counters", c);
+	json_object_set_new(o, "events_missed", json_integer((json_int_t)s->missed));
 	return o;
 }

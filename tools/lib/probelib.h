@@ -40,6 +40,13 @@ struct cl_probe_status {
 struct cl_snapshot {
 	struct cl_hist h[CL_H_NR];
 	uint64_t c[CL_C_NR];
+	/*
+	 * events the kernel did not give the probes' programs, summed over them: an event
+	 * that came while the same program was already running on that CPU (a task
+	 * preempted inside it, an interrupt) is skipped and counted (bpf_prog_info's
+	 * recursion_misses, since load)
+	 */
+	uint64_t missed;
 };
 
 struct cl_probes;
