@@ -44,6 +44,17 @@
 
 #include <linux/userfaultfd.h>
 
+#ifndef UFFD_FEATURE_MOVE	/* 6.8's; built against older headers, refused by 6.1 at run time */
+#define UFFD_FEATURE_MOVE	(1 << 16)
+#define _UFFDIO_MOVE		0x05
+struct uffdio_move {
+	__u64 dst, src, len, mode;
+	__s64 move;
+};
+#define UFFDIO_MOVE		_IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
+#endif
+#define ST_PM_EXCLUSIVE		(1ULL << 56)
+
 #include <uapi/cowlab.h>
 
 #include "stresslib.h"
@@ -110,13 +121,14 @@ static const char *const op_names[NR_OPS] = {
 
 enum { ST_SYNCS, ST_COMPLETE, ST_PARTIAL, ST_ESTALE, ST_VERIFIED, ST_PAGES, ST_PM_JUDGED,
        ST_PM_SKIPPED, ST_COPS, ST_RESPAWNS, ST_SIGNALS, ST_KILLS, ST_HUGE_SEEN, ST_SWAP_SEEN,
-       ST_INCREMENTAL, ST_INPLACE, ST_RUNS_ONLY, ST_LAZY_LOST, ST_UFFD_FILLS, NR_STATS };
+       ST_INCREMENTAL, ST_INPLACE, ST_RUNS_ONLY, ST_LAZY_LOST, ST_UFFD_FILLS, ST_UFFD_MOVES,
+       NR_STATS };
 
 static const char *const stat_names[NR_STATS + 1] = {
 	"syncs", "complete", "partial", "estale", "verified", "pages-compared", "pagemap-judged",
 	"pagemap-skipped", "c-ops", "respawns", "signals", "kills", "huge-pmds-seen",
 	"swap-entries-seen", "incremental", "in-place", "runs-only", "lazy-lost-after-sync", "uffd-fills",
-	NULL
+	"uffd-moves", NULL
 };
 
 static void gen_ops(uint64_t seed, struct st_op *ops, int n)
@@ -135,7 +147,7 @@ static void gen_ops(uint64_t seed, struct st_op *ops, int n)
 		o->a[1] = st_below(&r, pages);
 		o->a[2] = 1 + (st_below(&r, 4) ? st_below(&r, 16) : st_below(&r, 600));
 		o->a[3] = st_rnd(&r);
-		if (x < 140)
+		if (x < 130)
 			o->kind = OP_PW;
 		else if (x < 150)
 			o->kind = OP_PUFFD;
@@ -179,7 +191,7 @@ static void gen_ops(uint64_t seed, struct st_op *ops, int n)
 			o->kind = OP_CMIG;
 		else if (x < 560)
 			o->kind = OP_CRD;
-		else if (x < 568)
+		else if (x < 575)
 			o->kind = OP_CUFFD;
 		else if (x < 940) {
 			uint32_t f = 0;
@@ -438,16 +450,20 @@ static void migrate(pid_t pid, unsigned int reg, unsigned int pg, unsigned int n
  * userfaultfd between two syncs: register (MISSING) the region's whole mappings, fill each
  * empty page of @n from @pg with UFFDIO_COPY (or, one in four, UFFDIO_ZEROPAGE), unregister.
  * The fills install entries with no fault and no invalidation: only the module's userfaultfd
- * probes see them. Whole mappings, because registering part of one splits it, and the split
- * invalidates the 2 MiB around each cut (__split_huge_pmd() starts its notifier before it
- * looks for a huge PMD), which marks the fills of those 2 MiB whatever the probes do: one
- * operation in four registers only the pages it fills, and so splits and merges. Pages
- * already mapped answer EEXIST and stay as they are, so the range starts at the first
- * empty page at or after @pg (pagemap; wrapping), where an earlier zap, perhaps synced
- * since, left one. A private file mapping cannot be registered for MISSING (EINVAL) and
- * neither can a range with a hole in the mapping. @buf: room for two pages and the
- * region's pagemap. @vol (P's only): a filled page no longer reads as zeros after an
- * MADV_FREE. Returns the pages filled.
+ * probes see them. In half the operations (where the kernel has it, 6.8+) a page is filled
+ * by UFFDIO_MOVE instead, from a page of the same region only this process maps (pagemap's
+ * exclusive bit; not one MADV_FREE'd): the source becomes a hole (an invalidation), the
+ * destination gets the page with none.
+ *
+ * Whole mappings, because registering part of one splits it, and the split invalidates the
+ * 2 MiB around each cut (__split_huge_pmd() starts its notifier before it looks for a huge
+ * PMD), which marks the fills of those 2 MiB whatever the probes do: one operation in four
+ * registers only the pages it fills, and so splits and merges. Pages already mapped answer
+ * EEXIST and stay as they are, so the range starts at the first empty page at or after @pg
+ * (pagemap; wrapping), where an earlier zap, perhaps synced since, left one. A private file
+ * mapping cannot be registered for MISSING (EINVAL) and neither can a range with a hole in
+ * the mapping. @buf: room for two pages and the region's pagemap. @vol (P's only): a filled
+ * page no longer reads as zeros after an MADV_FREE. Returns the pages filled.
  */
 static unsigned int uffd_fill_in(const struct region *rg, unsigned int reg, unsigned int pg,
 				 unsigned int n, uint64_t val, uint8_t *buf, uint8_t *vol)
@@ -455,7 +471,8 @@ static unsigned int uffd_fill_in(const struct region *rg, unsigned int reg, unsi
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register ur = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct uffdio_range rr;
-	unsigned int i, k, filled = 0;
+	unsigned int i, k, j, filled = 0, moved = 0;
+	bool move = (val >> 44) & 1;
 	uint64_t *pm;
 	int fd;
 
@@ -476,7 +493,18 @@ static unsigned int uffd_fill_in(const struct region *rg, unsigned int reg, unsi
 	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		st_fail(SH, "userfaultfd: %s", strerror(errno));
-	if (ioctl(fd, UFFDIO_API, &api))
+	api.features = move ? UFFD_FEATURE_MOVE : 0;
+	k = ioctl(fd, UFFDIO_API, &api);
+	if (k && move && errno == EINVAL) {
+		/* no UFFDIO_MOVE here (before 6.8); UFFDIO_API is once per descriptor */
+		close(fd);
+		move = false;
+		fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		api.api = UFFD_API;
+		api.features = 0;
+		k = fd < 0 || ioctl(fd, UFFDIO_API, &api);
+	}
+	if (k)
 		st_fail(SH, "UFFDIO_API: %s", strerror(errno));
 	if ((val >> 40) & 3) {
 		ur.range.start = (uintptr_t)rg[reg].addr;
@@ -493,11 +521,28 @@ static unsigned int uffd_fill_in(const struct region *rg, unsigned int reg, unsi
 		close(fd);
 		return 0;
 	}
+	j = (pg + n) % rg[reg].pages;	/* where the next move's source is looked for */
 	for (i = 0; i < n; i++) {
 		uintptr_t dst = (uintptr_t)rg[reg].addr + (size_t)(pg + i) * ST_PAGE;
-		long r;
+		long r = 0;
 
-		if (((val >> (i & 31)) & 3) == 0) {
+		for (k = 0; move && k < rg[reg].pages; k++, j = (j + 1) % rg[reg].pages) {
+			struct uffdio_move m = { .dst = dst, .len = ST_PAGE };
+
+			if ((pm[j] & (ST_PM_PRESENT | ST_PM_EXCLUSIVE | ST_PM_SWAP)) !=
+			    (ST_PM_PRESENT | ST_PM_EXCLUSIVE) || (j >= pg && j < pg + n) ||
+			    (vol && vol[rg[reg].first + j]))
+				continue;
+			m.src = (uintptr_t)rg[reg].addr + (size_t)j * ST_PAGE;
+			pm[j] = 0;	/* tried: a hole now, or not movable (THP, pinned, ...) */
+			r = ioctl(fd, UFFDIO_MOVE, &m) ? -errno : m.move;
+			if (r == ST_PAGE)
+				moved++;
+			break;
+		}
+		if (r == ST_PAGE) {
+			/* moved */
+		} else if (((val >> (i & 31)) & 3) == 0) {
 			struct uffdio_zeropage z = { .range = { dst, ST_PAGE } };
 
 			r = ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : z.zeropage;
@@ -521,6 +566,7 @@ static unsigned int uffd_fill_in(const struct region *rg, unsigned int reg, unsi
 		st_fail(SH, "UFFDIO_UNREGISTER: %s", strerror(errno));
 	close(fd);
 	SH->stats[ST_UFFD_FILLS] += filled;
+	SH->stats[ST_UFFD_MOVES] += moved;
 	return filled;
 }
 
