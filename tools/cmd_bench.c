@@ -285,9 +285,12 @@ static int run_workload(const struct workload *w, const char *dir, json_t *resul
 		struct cl_snapshot *snap = calloc(1, sizeof(*snap));
 
 		if (snap && !cl_probes_read(probes, snap)) {
+			json_t *sj = cl_snapshot_json(probes, snap);
+
 			json_object_set_new(bpf, "status", json_string("ok"));
 			json_object_set_new(bpf, "probes", cl_probes_status_json(probes));
-			json_object_update(bpf, cl_snapshot_json(probes, snap));
+			json_object_update(bpf, sj);	/* takes references of its values */
+			json_decref(sj);
 		} else {
 			json_object_set_new(bpf, "status", json_string("unavailable"));
 			json_object_set_new(bpf, "reason", json_string("reading the histograms failed"));
