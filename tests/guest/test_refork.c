@@ -35,6 +35,7 @@
 #define PAGE		4096UL
 #define PMD		(2UL << 20)
 #define MAXP		16384		/* pages: 64 MiB */
+#define TR_PLAN		99		/* tests in all */
 
 /* Shared between P and C (MAP_SHARED: never covered by a sync). */
 struct shared {
@@ -1658,13 +1659,13 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--privilege-helper"))
 		return helper_main();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tap_plan(99);
+	tap_plan(TR_PLAN);
 	dev = open(COWLAB_DEVICE, O_RDWR);
 	if (dev < 0 || ioctl(dev, COWLAB_IOC_VERSION, &v) || !(v.features & COWLAB_FEAT_REFORK)) {
 		int i;
 
 		tap_diag("/dev/cowlab without refork: %s", dev < 0 ? strerror(errno) : "feature off");
-		for (i = 0; i < 90; i++)
+		for (i = 0; i < TR_PLAN; i++)
 			tap_ok(false, "refork available");
 		return tap_finish();
 	}
