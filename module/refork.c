@@ -181,6 +181,7 @@ struct rf_track {
 	unsigned long *first;		/* span i's first chunk bit */
 	unsigned long nbits;
 	unsigned long *dirty;
+	unsigned long *pdirty;		/* a bit per page (chunk b's: RF_CHUNK_PAGES * b on) */
 };
 
 static LIST_HEAD(rf_tracks);
@@ -197,6 +198,50 @@ static unsigned long rf_span_chunks(const struct rf_span *sp)
 {
 	return (ALIGN(sp->end, 1UL << RF_CHUNK_SHIFT) - (sp->start & RF_CHUNK_MASK)) >>
 	       RF_CHUNK_SHIFT;
+}
+
+/*
+ * Page marks. A marked chunk says which of its pages may have changed: each mark sets the
+ * bits of its pages as well, before the chunk's, and a sync that clears a chunk's mark
+ * then takes (clears) its pages' bits and compares only those entries (at 0.1% changed at
+ * random, one of the chunk's 16). Bits set and never taken (a chunk compared whole by a
+ * run, or only partly inside a step) cost a comparison later, never a miss. A child whose
+ * covered spans would need more than RF_PDIRTY_MAX page bits (64 GiB covered: 2 MiB of
+ * them) has none, and its marked chunks are compared whole.
+ */
+#define RF_CHUNK_PAGES	(1UL << (RF_CHUNK_SHIFT - PAGE_SHIFT))
+#define RF_PDIRTY_MAX	(16UL << 20)
+
+/* The page bit of @addr in span @i. */
+static unsigned long rf_track_pbit(const struct rf_track *t, unsigned int i, unsigned long addr)
+{
+	return t->first[i] * RF_CHUNK_PAGES +
+	       ((addr - (t->span[i].start & RF_CHUNK_MASK)) >> PAGE_SHIFT);
+}
+
+/* The mask of bits [s, n) inside word @w of a bitmap. */
+static unsigned long rf_word_mask(unsigned long w, unsigned long s, unsigned long n)
+{
+	unsigned long m = ~0UL;
+
+	if (w == BIT_WORD(s))
+		m &= BITMAP_FIRST_WORD_MASK(s);
+	if (w == BIT_WORD(n - 1))
+		m &= BITMAP_LAST_WORD_MASK(n);
+	return m;
+}
+
+/* Set bits [s, n) of @map, a word at a time (atomic: a sync takes them meanwhile). */
+static void rf_bits_set(unsigned long *map, unsigned long s, unsigned long n)
+{
+	unsigned long w;
+
+	for (w = BIT_WORD(s); w <= BIT_WORD(n - 1); w++) {
+		unsigned long m = rf_word_mask(w, s, n);
+
+		if (m & ~READ_ONCE(map[w]))
+			set_mask_bits(&map[w], 0UL, m);
+	}
 }
 
 /*
@@ -231,6 +276,10 @@ static void rf_track_mark(struct rf_track *t, unsigned long start, unsigned long
 		unsigned long s = max(start, t->span[i].start), e = min(end, t->span[i].end);
 		unsigned long b;
 
+		if (t->pdirty) {
+			rf_bits_set(t->pdirty, rf_track_pbit(t, i, s), rf_track_pbit(t, i, e - 1) + 1);
+			smp_mb__before_atomic();	/* the pages' bits before the chunks' */
+		}
 		/* atomic: a sync clears bits meanwhile (test_and_clear_bit) */
 		for (b = (s - base) >> RF_CHUNK_SHIFT; b <= (e - 1 - base) >> RF_CHUNK_SHIFT; b++)
 			set_bit(t->first[i] + b, t->dirty);
@@ -275,6 +324,40 @@ static long rf_track_bit(struct rf_track *t, unsigned long addr, unsigned long *
 	*cs = max(base + (b << RF_CHUNK_SHIFT), t->span[i].start);
 	*ce = min(base + ((b + 1) << RF_CHUNK_SHIFT), t->span[i].end);
 	return t->first[i] + b;
+}
+
+/* The page marks a step took: entry k of the range at @start is bit @off + k of @map. */
+struct rf_pmask {
+	unsigned long start, off;
+	unsigned long map[BITS_TO_LONGS(PTRS_PER_PTE) + 1];
+};
+
+/*
+ * Take the page marks of [a, e) (at most a PMD's): cleared, and kept in @pm; false when
+ * there are none (or [a, e) is not inside one span). The caller cleared the chunks' marks
+ * first: a mark meanwhile sets its pages' bits before its chunk's, so its pages are taken
+ * here or its chunk stays marked, with them, for the next sync.
+ */
+static bool rf_track_take(struct rf_track *t, unsigned long a, unsigned long e,
+			  struct rf_pmask *pm)
+{
+	unsigned int i = rf_span_find(t, a);
+	unsigned long s, n, w, k;
+
+	if (!t->pdirty || i == t->nr || t->span[i].start > a || e > t->span[i].end ||
+	    e - a > PMD_SIZE)
+		return false;
+	s = rf_track_pbit(t, i, a);
+	n = s + ((e - a) >> PAGE_SHIFT);
+	pm->start = a;
+	pm->off = s % BITS_PER_LONG;
+	for (w = BIT_WORD(s), k = 0; w <= BIT_WORD(n - 1); w++, k++) {
+		unsigned long m = rf_word_mask(w, s, n);
+
+		pm->map[k] = READ_ONCE(t->pdirty[w]) & m ? set_mask_bits(&t->pdirty[w], m, 0UL) & m
+							  : 0;
+	}
+	return true;
 }
 
 #ifdef CONFIG_MMU_NOTIFIER
@@ -388,8 +471,25 @@ static void rf_fault_span(struct vm_area_struct *vma, unsigned long addr, unsign
 	}
 	ptep = pte_offset_kernel(&pmd, addr);
 	pte = ptep_get_lockless(ptep);
-	if (pte_present(pte))
+	if (pte_present(pte)) {
+		/*
+		 * A fault on a present entry of a small folio in an anonymous VMA changes that
+		 * entry only (a COW break or reuse, an access bit). The rest mark the PMD's
+		 * part: a NUMA hinting fault on a large folio restores its neighbours too
+		 * (6.10+), and the entry may be zapped while the fault runs, by another user
+		 * of the mm or, in a file mapping, by a hole punch, and then filled with its
+		 * neighbours (fault-around, an mTHP).
+		 */
+		unsigned long pfn = pte_pfn(pte);
+
+		if (!vma_is_anonymous(vma) || pte_protnone(pte) ||
+		    atomic_read(&vma->vm_mm->mm_users) > 1 || !pfn_valid(pfn) ||
+		    PageCompound(pfn_to_page(pfn))) {
+			*s = lo;
+			*e = hi;
+		}
 		return;
+	}
 	if (!cl_pte_swap_slot(pte, &slot)) {
 		*s = lo;	/* empty, or a migration or other non-swap entry */
 		*e = hi;
@@ -547,6 +647,7 @@ static void rf_track_free(struct rf_track *t)
 	if (t->pmm)
 		mmdrop(t->pmm);
 	mmdrop(t->cmm);
+	kvfree(t->pdirty);
 	kvfree(t->dirty);
 	kvfree(t->first);
 	kfree(t);
@@ -580,6 +681,12 @@ static struct rf_track *rf_track_new(const struct rf_span *span, unsigned int nr
 	if (!t->dirty)
 		goto fail;
 	bitmap_fill(t->dirty, t->nbits);	/* the first sync compares everything */
+	if (t->nbits * RF_CHUNK_PAGES <= RF_PDIRTY_MAX) {
+		t->pdirty = kvmalloc_array(max(BITS_TO_LONGS(t->nbits * RF_CHUNK_PAGES), 1UL),
+					   sizeof(long), GFP_KERNEL | __GFP_NOWARN);
+		if (t->pdirty)
+			bitmap_fill(t->pdirty, t->nbits * RF_CHUNK_PAGES);
+	}
 
 	rcu_read_lock();
 	parent = rcu_dereference(current->real_parent);
@@ -964,6 +1071,7 @@ struct rf_ctx {
 	/* the open in-place session (rf_inplace_open()): its pair, PMD part and ranges */
 	struct rf_pair *sess;
 	unsigned long sess_lo, sess_hi;
+	u64 sess_scan0;			/* ptes_scanned when it opened */
 	bool sess_pmn, sess_cmn;
 	/* rf_pmds(): P's and C's PMD tables of the PUD range at pc_addr */
 	bool pc_valid;
@@ -1456,7 +1564,8 @@ static bool rf_inplace_pte(struct rf_ctx *x, struct rf_pair *pr, unsigned long a
  * close. (Kept until the end of the walk instead, they were freed after a budget had
  * run out: 100 us calls then ran 128 us on average, for 4% fewer instructions.)
  */
-#define RF_SESSION_SPAN	(16 * PMD_SIZE)
+#define RF_SESSION_SPAN	(512 * PMD_SIZE)
+#define RF_SESSION_ENTRIES	(16 * PTRS_PER_PTE)
 
 /* x->freed (C's TLB flushed) into the call's batch; false: no memory, free them now. */
 static bool rf_defer_pages(struct rf_ctx *x)
@@ -1514,7 +1623,8 @@ static void rf_inplace_open(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
 	unsigned long hi = min((a & PMD_MASK) + RF_SESSION_SPAN, pr->end);
 	struct rf_track *t = x->track ?: x->vtrack;
 
-	if (x->sess == pr && a >= x->sess_lo && a < x->sess_hi)
+	if (x->sess == pr && a >= x->sess_lo && a < x->sess_hi &&
+	    x->res->ptes_scanned - x->sess_scan0 < RF_SESSION_ENTRIES)
 		return;
 	rf_inplace_close(x);
 	anon_vma_lock_write(pr->p->anon_vma);
@@ -1535,6 +1645,7 @@ static void rf_inplace_open(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
 	x->sess = pr;
 	x->sess_lo = lo;
 	x->sess_hi = hi;
+	x->sess_scan0 = x->res->ptes_scanned;
 }
 
 /*
@@ -1545,7 +1656,8 @@ static void rf_inplace_open(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
  * x->stop_at is in sync.
  */
 static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppmdp,
-				pmd_t *cpmdp, unsigned long start, unsigned long end)
+				pmd_t *cpmdp, unsigned long start, unsigned long end,
+				const struct rf_pmask *pm)
 {
 	unsigned long a = start, left = end;
 
@@ -1554,7 +1666,7 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 		pmd_t pp = READ_ONCE(*ppmdp);
 		pmd_t cp = READ_ONCE(*cpmdp);
 		spinlock_t *cptl, *pptl;
-		unsigned long i, n;
+		unsigned long i, n, o, seen = 0;
 		pte_t *pe, *ce;
 
 		if (pmd_none(pp) || pmd_none(cp) || !rf_pmd_table(pp) || !rf_pmd_table(cp)) {
@@ -1576,10 +1688,14 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 		pe = pte_offset_kernel(&pp, a);
 		ce = pte_offset_kernel(&cp, a);
 		n = (end - a) >> PAGE_SHIFT;
-		for (i = 0; i < n; i++) {
+		o = pm ? pm->off + ((a - pm->start) >> PAGE_SHIFT) : 0;
+		/* with page marks, only the marked entries: the others are in sync */
+		for (i = pm ? find_next_bit(pm->map, o + n, o) - o : 0; i < n;
+		     i = pm ? find_next_bit(pm->map, o + n, o + i + 1) - o : i + 1) {
 			pte_t p = ptep_get(pe + i), c = ptep_get(ce + i);
 			unsigned long ea;
 
+			seen++;
 			if (likely(rf_pte_same_fast(p, c)))
 				continue;
 			ea = a + (i << PAGE_SHIFT);
@@ -1601,7 +1717,7 @@ static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppm
 		spin_unlock(pptl);
 		spin_unlock(cptl);
 		a += i << PAGE_SHIFT;
-		x->res->ptes_scanned += i;
+		x->res->ptes_scanned += pm ? seen : i;
 		if (a < end) {
 			/* RF_INPLACE_MAX re-synced: free them, then see whether to stop. */
 			rf_inplace_free(x);
@@ -1631,6 +1747,7 @@ static void rf_inplace_more(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
 {
 	struct rf_track *t = x->track;
 	unsigned long lim = min3(x->sess_hi, pr->end, x->lim);
+	struct rf_pmask pmk;
 
 	x->done = a;
 	while (a < lim) {
@@ -1672,7 +1789,8 @@ static void rf_inplace_more(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
 		for (k = b; k < e; k++)
 			test_and_clear_bit(k, t->dirty);
 		pu0 = x->res->ptes_updated;
-		left = rf_inplace(x, pr, ppmdp, cpmdp, cs, ce);
+		left = rf_inplace(x, pr, ppmdp, cpmdp, cs, ce,
+				  rf_track_take(t, cs, ce, &pmk) ? &pmk : NULL);
 		x->res->ranges_scanned++;
 		if (x->why) {
 			/* stopped inside: what is before x->stop_at is in sync */
@@ -1706,7 +1824,8 @@ static void rf_inplace_more(struct rf_ctx *x, struct rf_pair *pr, unsigned long 
 }
 
 static unsigned long rf_inplace(struct rf_ctx *x, struct rf_pair *pr, pmd_t *ppmdp,
-				pmd_t *cpmdp, unsigned long start, unsigned long end)
+				pmd_t *cpmdp, unsigned long start, unsigned long end,
+				const struct rf_pmask *pm)
 {
 	return start;
 }
@@ -1874,7 +1993,7 @@ static int rf_sync_runs(struct rf_ctx *x, struct rf_pair *pr, unsigned long star
  * the rest by runs.
  */
 static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long start,
-			 unsigned long end)
+			 unsigned long end, const struct rf_pmask *pm)
 {
 	if (rf_inplace_ok(x, pr)) {
 		pmd_t *cpmdp, *ppmdp = rf_pmds(x, start, &cpmdp);
@@ -1882,7 +2001,7 @@ static int rf_sync_range(struct rf_ctx *x, struct rf_pair *pr, unsigned long sta
 		pmd_t cp = cpmdp ? READ_ONCE(*cpmdp) : __pmd(0);
 
 		if (!pmd_none(pp) && !pmd_none(cp) && rf_pmd_table(pp) && rf_pmd_table(cp)) {
-			start = rf_inplace(x, pr, ppmdp, cpmdp, start, end);
+			start = rf_inplace(x, pr, ppmdp, cpmdp, start, end, pm);
 			if (x->why || start >= end) {
 				x->res->ranges_scanned++;
 				if (!x->why && x->track)
@@ -1980,6 +2099,7 @@ static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsign
 {
 	u64 pu0 = x->res->ptes_updated, sr0 = x->same_raw;
 	unsigned long next = *nextp;
+	struct rf_pmask pmk, *pm = NULL;
 	struct rf_peek pk;
 	bool explained = true;
 	int ret;
@@ -1997,7 +2117,7 @@ static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsign
 		explained = rf_track_any(x->vtrack, a, next);
 	if (x->track) {
 		unsigned long c, cs, ce;
-		bool any = false;
+		bool any = false, whole = true;
 
 		/*
 		 * The step's marks are cleared before the comparison: a change during it
@@ -2008,23 +2128,29 @@ static int rf_step(struct rf_ctx *x, struct rf_pair *pr, unsigned long a, unsign
 
 			if (b < 0) {
 				any = true;
+				whole = false;
 				break;
 			}
-			if (c <= cs && next >= ce)
+			if (c <= cs && next >= ce) {
 				any |= test_and_clear_bit(b, x->track->dirty);
-			else
+			} else {
 				any |= test_bit(b, x->track->dirty);
+				whole = false;
+			}
 		}
 		if (!any) {
 			*why = COWLAB_RF_STOP_NONE;
 			return 0;	/* unchanged since the last sync */
 		}
+		/* every chunk's mark cleared: compare only their marked pages */
+		if (whole && rf_track_take(x->track, a, next, &pmk))
+			pm = &pmk;
 	}
 	if (!explained)
 		rf_verify_peek(x, pr, a, next, &pk);
 	x->why = COWLAB_RF_STOP_NONE;
 	x->done = 0;
-	ret = rf_sync_range(x, pr, a, next);
+	ret = rf_sync_range(x, pr, a, next, pm);
 	if (!explained && x->res->ptes_updated - pu0 > x->same_raw - sr0 &&
 	    !rf_track_any(x->vtrack, a, next)) {
 		x->missed += (x->res->ptes_updated - pu0) - (x->same_raw - sr0);

@@ -125,7 +125,9 @@ struct cowlab_cowahead_stats {
  * cowlab_refork.tracking: how the call found what to compare. A sync compares
  * only the chunks (COWLAB_RF_CHUNK_SIZE) marked changed since the last sync (every change to P's
  * or C's page tables is marked: mmu-notifier invalidations, and page faults by a
- * kprobe on handle_mm_fault), unless tracking is unavailable for this child (no
+ * kprobe on handle_mm_fault), and in them only the entries of the pages marked
+ * (a mark records its pages too; a child covering more than 64 GiB has chunk marks
+ * only, and its marked chunks are compared whole), unless tracking is unavailable for this child (no
  * kprobe, a notifier could not be registered, P is not the mm tracked): then it
  * compares every entry and says FULL. Never is anything silently skipped.
  */
